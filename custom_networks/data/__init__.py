@@ -1,0 +1,41 @@
+"""Synthetic cardiac cine MR data engine: anatomy, appearance, acquisition, datasets and previews."""
+
+from __future__ import annotations
+
+from custom_networks.data.acquisition import StackProtocol, sample_slice_shifts, simulate_stack, stack_to_hr
+from custom_networks.data.dataset import FILE_KEYS, ensure_dataset, split_subjects, synthesize_dataset
+from custom_networks.data.domains import DomainPreset, get_domain, list_domains
+from custom_networks.data.geometry import centered_grid_affine, resample_to_grid, spacing_from_affine
+from custom_networks.data.heart import HeartParams, HeartShape, sample_heart_params
+from custom_networks.data.labelmaps import RealAnatomy, find_label_maps, load_label_map
+from custom_networks.data.preview import preview_dataset
+from custom_networks.data.synthesis import PHASES, generate_subject
+from custom_networks.data.tissues import LABEL_NAMES, Tissue
+
+__all__ = [
+    "FILE_KEYS",
+    "LABEL_NAMES",
+    "PHASES",
+    "DomainPreset",
+    "HeartParams",
+    "HeartShape",
+    "RealAnatomy",
+    "StackProtocol",
+    "Tissue",
+    "centered_grid_affine",
+    "ensure_dataset",
+    "find_label_maps",
+    "generate_subject",
+    "get_domain",
+    "list_domains",
+    "load_label_map",
+    "preview_dataset",
+    "resample_to_grid",
+    "sample_heart_params",
+    "sample_slice_shifts",
+    "simulate_stack",
+    "spacing_from_affine",
+    "split_subjects",
+    "stack_to_hr",
+    "synthesize_dataset",
+]

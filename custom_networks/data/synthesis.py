@@ -1,0 +1,165 @@
+"""One synthetic subject: anatomy (parametric or real label map) -> appearance -> HR and LR acquisitions, ED and ES."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from custom_networks.data.acquisition import StackProtocol, sample_slice_shifts, simulate_stack, stack_to_hr
+from custom_networks.data.appearance import add_rician_noise, bias_field, draw_intensities, gaussian_psf, render_object
+from custom_networks.data.domains import DomainPreset
+from custom_networks.data.geometry import centered_grid_affine, rotation_matrix
+from custom_networks.data.heart import rasterize_heart, sample_heart_params
+from custom_networks.data.thorax import paint_thorax, sample_thorax_params, smooth_displacement
+from custom_networks.data.tissues import tissue_to_label
+
+__all__ = ["PHASES", "PhaseVolumes", "SubjectVolumes", "generate_subject", "grid_mm_coordinates", "sax_grid_affine"]
+
+PHASES = ("ED", "ES")
+
+# Typical short-axis orientation (RAS world): slice normal along the LV long axis, apex anterior-left-inferior.
+_SAX_ANGLES = (-35.0, 40.0, 120.0)
+
+
+@dataclass
+class PhaseVolumes:
+    """Every array written for one cardiac phase (see the dataset README for file names)."""
+
+    hr_image: np.ndarray
+    hr_label: np.ndarray
+    lr_image: np.ndarray
+    lr_label: np.ndarray
+    lr_on_hr: np.ndarray
+    lr_affine: np.ndarray
+    shifts_mm: np.ndarray
+
+
+@dataclass
+class SubjectVolumes:
+    """One subject: HR grid affine, per-phase volumes and the manifest entry of everything drawn."""
+
+    hr_affine: np.ndarray
+    phases: dict[str, PhaseVolumes]
+    manifest: dict = field(default_factory=dict)
+
+
+def sax_grid_affine(rng: np.random.Generator, shape: Sequence[int], spacing: Sequence[float]) -> np.ndarray:
+    """Oblique short-axis HR grid: typical SAX orientation +- 10 degrees, centred within 20 mm of the origin."""
+    angles = np.asarray(_SAX_ANGLES) + rng.uniform(-10, 10, size=3)
+    return centered_grid_affine(shape, spacing, rotation_matrix(angles), rng.uniform(-20, 20, size=3))
+
+
+def grid_mm_coordinates(shape: Sequence[int], spacing: Sequence[float]) -> np.ndarray:
+    """Voxel-centre coordinates (mm) in the grid's own frame, origin at the grid centre: ``(*shape, 3)``."""
+    axes = [(np.arange(n) - (n - 1) / 2.0) * s for n, s in zip(shape, spacing, strict=True)]
+    return np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).astype(np.float32)
+
+
+def _acquire(
+    tissue: np.ndarray,
+    hr_affine: np.ndarray,
+    spacing: Sequence[float],
+    domain: DomainPreset,
+    protocol: StackProtocol,
+    intensities: dict[str, float],
+    bias: np.ndarray,
+    shifts: np.ndarray,
+    seeds: Sequence[int],
+    interp_order: int,
+) -> PhaseVolumes:
+    label = tissue_to_label(tissue)
+    obj = render_object(tissue, intensities, domain.scale) * bias
+    sigma_blood = domain.scale * intensities["lv_blood"]
+    pv = (domain.partial_volume_sigma_mm * 2.3548,) * 3
+    hr_image = add_rician_noise(gaussian_psf(obj, pv, spacing), domain.noise_hr * sigma_blood, seeds[0])
+    lr_clean, lr_label, lr_affine = simulate_stack(obj, label, hr_affine, protocol, shifts)
+    lr_image = add_rician_noise(lr_clean, domain.noise_lr * sigma_blood, seeds[1])
+    lr_on_hr = stack_to_hr(lr_image, lr_affine, tissue.shape, hr_affine, order=interp_order)
+    return PhaseVolumes(hr_image, label, lr_image, lr_label, lr_on_hr, lr_affine, shifts)
+
+
+def generate_subject(
+    seed: int | Sequence[int],
+    domain: DomainPreset,
+    hr_shape: Sequence[int] = (128, 128, 64),
+    protocol: StackProtocol | None = None,
+    randomize_intensities: bool = False,
+    deformation_mm: float = 3.0,
+    anatomy=None,
+    interp_order: int = 1,
+) -> SubjectVolumes:
+    """Generate one subject at ED and ES.
+
+    Args:
+        seed: seed (or seed sequence entropy) of this subject; the only source of randomness.
+        domain: appearance/acquisition preset.
+        hr_shape: HR grid shape (voxels), slice axis last.
+        protocol: 2D stack protocol; defaults to the domain's.
+        randomize_intensities: domain randomisation of the tissue intensities.
+        deformation_mm: amplitude of the smooth random deformation.
+        anatomy: ``None`` for the parametric heart, or a :class:`~custom_networks.data.labelmaps.RealAnatomy`
+            (real label map) to deform and use instead.
+        interp_order: interpolation order of the stack onto the HR grid (1 linear, 3 cubic B-spline).
+    """
+    rng = np.random.default_rng(seed)
+    seeds = rng.integers(0, 2**31 - 1, size=8).tolist()
+    protocol = protocol or StackProtocol(
+        domain.lr_inplane_spacing, domain.slice_thickness, domain.slice_spacing, domain.max_shift_mm
+    )
+    spacing = tuple(float(s) for s in domain.hr_spacing)
+    hr_shape = tuple(int(s) for s in hr_shape)
+    if anatomy is None:
+        hr_affine = sax_grid_affine(rng, hr_shape, spacing)
+    else:
+        hr_affine = anatomy.grid_affine(rng, hr_shape, spacing)
+    intensities = draw_intensities(rng, domain, randomize_intensities)
+    bias = bias_field(hr_shape, domain.bias_coeff, seeds[0])
+    extent = tuple(n * s for n, s in zip(hr_shape, spacing, strict=True))
+    if anatomy is None:
+        tissues, anatomy_record = _parametric_tissues(rng, hr_shape, spacing, extent, deformation_mm)
+    else:
+        tissues, anatomy_record = anatomy.tissues(rng, hr_shape, hr_affine, deformation_mm)
+    phases = {}
+    shifts_record = {}
+    for p, phase in enumerate(PHASES):
+        n_slices = int(round(extent[2] / protocol.slice_spacing))
+        shifts = sample_slice_shifts(rng, max(n_slices, 1), protocol.max_shift_mm)
+        phases[phase] = _acquire(
+            tissues[phase],
+            hr_affine,
+            spacing,
+            domain,
+            protocol,
+            intensities,
+            bias,
+            shifts,
+            (seeds[2 + 2 * p], seeds[3 + 2 * p]),
+            interp_order,
+        )
+        shifts_record[phase] = np.round(shifts, 4).tolist()
+    manifest = {
+        "anatomy": anatomy_record,
+        "intensities": intensities,
+        "hr_affine": np.round(hr_affine, 6).tolist(),
+        "protocol": protocol.to_dict(),
+        "slice_shifts_mm": shifts_record,
+        "randomize_intensities": bool(randomize_intensities),
+        "deformation_mm": float(deformation_mm),
+    }
+    return SubjectVolumes(hr_affine, phases, manifest)
+
+
+def _parametric_tissues(rng, hr_shape, spacing, extent, deformation_mm):
+    params = sample_heart_params(rng, extent)
+    thorax = sample_thorax_params(rng, params.ed.lv_a)
+    grid = grid_mm_coordinates(hr_shape, spacing)
+    grid = grid + smooth_displacement(rng, hr_shape, deformation_mm)
+    local = (grid - np.asarray(params.base_center, dtype=np.float32)) @ params.frame().astype(np.float32)
+    tissues = {}
+    for phase in PHASES:
+        shape = params.shape(phase)
+        tissue = paint_thorax(local, thorax, base_z=shape.base_offset)
+        tissues[phase] = rasterize_heart(tissue, local, shape, params.epicardial_fat)
+    return tissues, {"source": "parametric", "heart": params.to_dict(), "thorax": thorax.to_dict()}
