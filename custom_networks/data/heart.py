@@ -19,12 +19,23 @@ from scipy.optimize import brentq
 
 from custom_networks.data.tissues import Tissue
 
-__all__ = ["HeartShape", "HeartParams", "lv_volumes_ml", "rasterize_heart", "sample_heart_params"]
+__all__ = ["PHYSIOLOGY_RANGES", "HeartShape", "HeartParams", "lv_volumes_ml", "rasterize_heart", "sample_heart_params"]
 
 # Adult-like ranges the sampler draws from (documented in the README "Data engine" section).
 EDV_RANGE_ML = (105.0, 185.0)
 EF_RANGE = (0.50, 0.70)
 RV_EF_RANGE = (0.45, 0.62)
+
+#: Ranges that the clinical indices of generated hearts (measured on the voxelised labels, after the random
+#: deformation) lie in: adult-like by default. Stated in the README and checked by the tests.
+PHYSIOLOGY_RANGES = {
+    "LVEDV_ml": (100.0, 210.0),
+    "LVESV_ml": (30.0, 105.0),
+    "LVEF": (0.45, 0.72),
+    "LVM_g": (75.0, 170.0),
+    "RVEDV_ml": (100.0, 240.0),
+    "RVEF": (0.40, 0.67),
+}
 
 
 @dataclass(frozen=True)
@@ -246,10 +257,22 @@ def rasterize_heart(tissue: np.ndarray, local: np.ndarray, shape: HeartShape, fa
         shape: heart shape at the phase being painted.
         fat: epicardial fat thickness (mm).
     """
-    x, y = local[..., 0], local[..., 1]
-    z = local[..., 2] - shape.base_offset
+    # Only voxels inside the heart's bounding box (heart frame) can change: test those alone.
+    margin = shape.rv_wall + fat + 1.0
+    half_y = max(shape.rv_b, shape.lv_b + shape.wall_septum) + margin
+    lo = np.array([shape.rv_inner - 2 * shape.rv_a - margin, -half_y, -(shape.lv_length + shape.wall_apex + margin)])
+    hi = np.array([shape.lv_a + shape.wall_septum + margin, half_y, 0.5])
+    lo[2] += shape.base_offset
+    hi[2] += shape.base_offset
+    box = np.ones(local.shape[:-1], dtype=bool)
+    for axis in range(3):
+        comp = local[..., axis]
+        box &= (comp >= np.float32(lo[axis])) & (comp <= np.float32(hi[axis]))
+    pts = local[box]
+    x, y = pts[:, 0], pts[:, 1]
+    z = pts[:, 2] - np.float32(shape.base_offset)
     theta = np.arctan2(y, x)
-    wall = _wall(theta, shape)
+    wall = _wall(theta, shape).astype(np.float32)
     lv = dict(a=shape.lv_a, b=shape.lv_b, length=shape.lv_length, power=shape.power)
     rv_center = shape.rv_inner - shape.rv_a
     rv_len = shape.rv_length
@@ -262,9 +285,11 @@ def rasterize_heart(tissue: np.ndarray, local: np.ndarray, shape: HeartShape, fa
     fat_region = rv_region(shape.rv_wall + fat) | _lv_region(
         x, y, z, **lv, thickness=wall + fat, apex_extra=shape.wall_apex + fat
     )
-    tissue[fat_region] = Tissue.FAT
-    tissue[rv_outer] = Tissue.MUSCLE
-    tissue[rv_region(0.0) & ~epi] = Tissue.RV_BLOOD
-    tissue[epi] = Tissue.LV_MYO
-    tissue[_lv_region(x, y, z, **lv)] = Tissue.LV_BLOOD
+    sub = tissue[box]
+    sub[fat_region] = Tissue.FAT
+    sub[rv_outer] = Tissue.MUSCLE
+    sub[rv_region(0.0) & ~epi] = Tissue.RV_BLOOD
+    sub[epi] = Tissue.LV_MYO
+    sub[_lv_region(x, y, z, **lv)] = Tissue.LV_BLOOD
+    tissue[box] = sub
     return tissue

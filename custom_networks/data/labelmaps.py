@@ -21,7 +21,7 @@ from scipy import ndimage
 from custom_networks.data.geometry import apply_affine, centered_grid_affine, rotation_matrix, spacing_from_affine
 from custom_networks.data.heart import EF_RANGE, RV_EF_RANGE
 from custom_networks.data.thorax import paint_thorax, sample_thorax_params, smooth_displacement
-from custom_networks.data.tissues import Tissue
+from custom_networks.data.tissues import Tissue, keep_largest_components
 from custom_networks.utils.nifti import InputError, load_nifti
 
 __all__ = ["RealAnatomy", "find_label_maps", "load_label_map"]
@@ -203,4 +203,4 @@ def _paint(labels: np.ndarray, local: np.ndarray, thorax, spacing: np.ndarray) -
     rv_wall = ndimage.distance_transform_edt(labels != 3, sampling=spacing) <= 3.0
     tissue[rv_wall & ~heart] = Tissue.MUSCLE
     tissue[heart] = labels[heart]
-    return tissue
+    return keep_largest_components(tissue)

@@ -13,7 +13,7 @@ from custom_networks.data.domains import DomainPreset
 from custom_networks.data.geometry import centered_grid_affine, rotation_matrix
 from custom_networks.data.heart import rasterize_heart, sample_heart_params
 from custom_networks.data.thorax import paint_thorax, sample_thorax_params, smooth_displacement
-from custom_networks.data.tissues import tissue_to_label
+from custom_networks.data.tissues import keep_largest_components, tissue_to_label
 
 __all__ = ["PHASES", "PhaseVolumes", "SubjectVolumes", "generate_subject", "grid_mm_coordinates", "sax_grid_affine"]
 
@@ -161,5 +161,5 @@ def _parametric_tissues(rng, hr_shape, spacing, extent, deformation_mm):
     for phase in PHASES:
         shape = params.shape(phase)
         tissue = paint_thorax(local, thorax, base_z=shape.base_offset)
-        tissues[phase] = rasterize_heart(tissue, local, shape, params.epicardial_fat)
+        tissues[phase] = keep_largest_components(rasterize_heart(tissue, local, shape, params.epicardial_fat))
     return tissues, {"source": "parametric", "heart": params.to_dict(), "thorax": thorax.to_dict()}

@@ -64,16 +64,16 @@ def sample_thorax_params(rng: np.random.Generator, lv_radius: float) -> ThoraxPa
 
 
 def _ellipsoid(local: np.ndarray, spec: tuple[float, ...]) -> np.ndarray:
-    c, r = np.asarray(spec[:3], dtype=np.float32), np.asarray(spec[3:], dtype=np.float32)
-    return (((local - c) / r) ** 2).sum(-1) <= 1.0
+    (cx, cy, cz, rx, ry, rz) = (np.float32(v) for v in spec)
+    return ((local[..., 0] - cx) / rx) ** 2 + ((local[..., 1] - cy) / ry) ** 2 + ((local[..., 2] - cz) / rz) ** 2 <= 1
 
 
-def _tube(local: np.ndarray, start: np.ndarray, direction: np.ndarray, radius: float, length: float) -> np.ndarray:
+def _tube(local: np.ndarray, start, direction, radius: float, length: float) -> np.ndarray:
     d = (np.asarray(direction, float) / np.linalg.norm(direction)).astype(np.float32)
-    rel = local - np.asarray(start, dtype=np.float32)
-    along = rel @ d
-    perp = rel - along[..., None] * d
-    return ((perp**2).sum(-1) <= radius**2) & (along >= 0) & (along <= length)
+    rx, ry, rz = (local[..., i] - np.float32(start[i]) for i in range(3))
+    along = rx * d[0] + ry * d[1] + rz * d[2]
+    perp2 = rx * rx + ry * ry + rz * rz - along * along
+    return (perp2 <= radius**2) & (along >= 0) & (along <= length)
 
 
 def paint_thorax(local: np.ndarray, params: ThoraxParams, base_z: float = 0.0) -> np.ndarray:

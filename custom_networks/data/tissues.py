@@ -5,8 +5,9 @@ from __future__ import annotations
 from enum import IntEnum
 
 import numpy as np
+from scipy import ndimage
 
-__all__ = ["LABEL_NAMES", "Tissue", "tissue_to_label"]
+__all__ = ["LABEL_NAMES", "Tissue", "keep_largest_components", "tissue_to_label"]
 
 #: Project label convention (DESIGN.md section 4).
 LABEL_NAMES = {0: "background", 1: "LV blood pool", 2: "LV myocardium", 3: "RV"}
@@ -36,3 +37,15 @@ def tissue_to_label(tissue: np.ndarray) -> np.ndarray:
     """Keep the three cardiac classes (1 LV blood pool, 2 LV myocardium, 3 RV); everything else -> 0."""
     out = np.where((tissue >= Tissue.LV_BLOOD) & (tissue <= Tissue.RV_BLOOD), tissue, 0)
     return out.astype(np.uint8)
+
+
+def keep_largest_components(tissue: np.ndarray, replacement: int = Tissue.MUSCLE) -> np.ndarray:
+    """Keep only the largest connected component of each cardiac class (in place); stray voxels that a deformation
+    cut off (e.g. at the truncated base) become ``replacement`` tissue, so labels are never broken into pieces."""
+    for cls in (Tissue.LV_BLOOD, Tissue.LV_MYO, Tissue.RV_BLOOD):
+        components, n = ndimage.label(tissue == cls)
+        if n > 1:
+            sizes = np.bincount(components.ravel())
+            sizes[0] = 0
+            tissue[(components > 0) & (components != int(np.argmax(sizes)))] = replacement
+    return tissue

@@ -1,0 +1,27 @@
+"""Training and evaluation engines (MONAI workflows) for the joint super-resolution + segmentation networks."""
+
+from __future__ import annotations
+
+from .joint_evaluator import JointEvaluator
+from .joint_gan_trainer import JointGanTrainer
+from .utils import (
+    GENERATOR_OUTPUTS,
+    JointPrepareBatch,
+    amp_autocast,
+    make_grad_scaler,
+    resolve_generator_output,
+    split_generator_output,
+    unwrap_module,
+)
+
+__all__ = [
+    "GENERATOR_OUTPUTS",
+    "JointEvaluator",
+    "JointGanTrainer",
+    "JointPrepareBatch",
+    "amp_autocast",
+    "make_grad_scaler",
+    "resolve_generator_output",
+    "split_generator_output",
+    "unwrap_module",
+]

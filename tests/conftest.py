@@ -1,0 +1,45 @@
+"""Shared fixtures: generated subjects (cached per test session) and the location of the real data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+torch.set_num_threads(1)
+
+#: Real cardiac data (never copied into the repo): ``../shared/data`` from the project root, or $CARDIAC_DATA_DIR.
+REAL_DATA = Path(os.environ.get("CARDIAC_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def real_data_path(*parts: str) -> Path:
+    """Path under the real-data folder; skips the test when it is absent."""
+    path = REAL_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"real data not available at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def source_subjects():
+    """Three parametric subjects of the source domain at the default 128 x 128 x 64 grid (seeds 0..2)."""
+    from custom_networks.data import generate_subject, get_domain
+
+    return [generate_subject([0, i], get_domain("source")) for i in range(3)]
+
+
+@pytest.fixture(scope="session")
+def aligned_subject():
+    """One source subject without breath-hold misalignment."""
+    from custom_networks.data import StackProtocol, generate_subject, get_domain
+
+    return generate_subject([1, 0], get_domain("source"), protocol=StackProtocol(1.25, 8.0, 10.0, 0.0))
+
+
+def dice(a: np.ndarray, b: np.ndarray) -> float:
+    """Dice of two boolean masks."""
+    a, b = np.asarray(a, bool), np.asarray(b, bool)
+    return 2.0 * (a & b).sum() / max(a.sum() + b.sum(), 1)

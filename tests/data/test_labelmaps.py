@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import nibabel as nib
+import numpy as np
+import pytest
+from conftest import real_data_path
+
+from custom_networks.data import RealAnatomy, find_label_maps, generate_subject, get_domain, load_label_map
+from custom_networks.data.geometry import spacing_from_affine
+from custom_networks.metrics import clinical_indices
+from custom_networks.utils import InputError
+
+
+def _write(path, data, zooms=(1.0, 1.0, 2.0)):
+    nib.save(nib.Nifti1Image(np.asarray(data, np.float64), np.diag([*zooms, 1.0])), str(path))
+    return path
+
+
+def _toy_map():
+    lab = np.zeros((40, 40, 30))
+    lab[10:30, 10:30, 5:25] = 2.0
+    lab[14:26, 14:26, 5:25] = 1.0
+    lab[2:10, 10:30, 5:22] = 4.0
+    return lab
+
+
+def test_label_4_is_mapped_to_3_and_floats_rounded(tmp_path):
+    lab = _toy_map() + 0.01
+    labels, _ = load_label_map(_write(tmp_path / "m.nii.gz", lab))
+    assert set(np.unique(labels)) == {0, 1, 2, 3} and labels.dtype == np.uint8
+    assert (labels == 3).sum() == (np.rint(lab) == 4).sum()
+
+
+@pytest.mark.parametrize(("value", "message"), [(7.0, "unexpected label values \\[7\\]"), (3.0, "both label 3 and")])
+def test_bad_label_values_are_named(tmp_path, value, message):
+    lab = _toy_map()
+    lab[0, 0, 0] = value
+    path = _write(tmp_path / "bad.nii.gz", lab)
+    with pytest.raises(InputError, match=message) as err:
+        load_label_map(path)
+    assert "bad.nii.gz" in str(err.value)
+
+
+def test_folder_discovery_skips_low_resolution_stacks(tmp_path):
+    _write(tmp_path / "hr.nii.gz", _toy_map())
+    _write(tmp_path / "lr.nii.gz", _toy_map()[:, :, ::5], zooms=(1.0, 1.0, 10.0))
+    assert [p.name for p in find_label_maps(tmp_path)] == ["hr.nii.gz"]
+    with pytest.raises(InputError, match="not found"):
+        find_label_maps(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no high-resolution label map"):
+        find_label_maps(tmp_path / "empty")
+
+
+def test_real_ukdh_label_maps_become_subjects():
+    folder = real_data_path("ukdh_labelmaps")
+    maps = find_label_maps(folder)
+    assert {p.name for p in maps} == {"demo_HR.nii.gz", "HR.nii.gz"}
+    for path in maps:
+        anatomy = RealAnatomy.from_file(path)
+        src_spacing = spacing_from_affine(anatomy.affine)
+        original = clinical_indices(anatomy.labels, src_spacing)
+        subject = generate_subject([0, 0], get_domain("source"), anatomy=anatomy)
+        spacing = spacing_from_affine(subject.hr_affine)
+        np.testing.assert_allclose(spacing, [1.25, 1.25, 2.0], atol=1e-6)
+        idx = clinical_indices(subject.phases["ED"].hr_label, spacing, subject.phases["ES"].hr_label)
+        # Rigid + smooth elastic deformation keeps the real anatomy's volumes (the slice axis is found from
+        # the geometry: axis 0 in demo_HR, axis 2 in subject_1081).
+        assert idx["LVEDV_ml"] == pytest.approx(original["LVEDV_ml"], rel=0.12)
+        assert idx["RVEDV_ml"] == pytest.approx(original["RVEDV_ml"], rel=0.12)
+        # Synthesised end systole: myocardium preserved, drawn ejection fractions reached.
+        assert idx["LVM_ES_g"] == pytest.approx(idx["LVM_g"], rel=0.05)
+        assert idx["LVEF"] == pytest.approx(subject.manifest["anatomy"]["ef_target"], abs=0.05)
+        assert idx["RVEF"] == pytest.approx(subject.manifest["anatomy"]["rv_ef_target"], abs=0.05)
+        # The HR grid keeps the map's short-axis orientation: its slice normal is the map's slice axis.
+        slice_axis = int(np.argmax(src_spacing))
+        n_src = anatomy.affine[:3, slice_axis] / src_spacing[slice_axis]
+        n_out = subject.hr_affine[:3, 2] / spacing[2]
+        assert abs(float(n_src @ n_out)) > 0.99

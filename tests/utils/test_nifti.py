@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import gzip
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from custom_networks.utils import InputError, atomic_output_dir, load_nifti, save_nifti
+
+
+def _img(path, data, zooms=(1.0, 1.0, 2.0)):
+    nib.save(nib.Nifti1Image(np.asarray(data, np.float32), np.diag([*zooms, 1.0])), str(path))
+    return path
+
+
+def test_round_trip_keeps_affine_and_label_intent(tmp_path):
+    aff = np.array([[0, -1.25, 0, 10], [1.25, 0, 0, -5], [0, 0, 2.0, 3], [0, 0, 0, 1]])
+    lab = np.random.default_rng(0).integers(0, 4, (8, 9, 10))
+    save_nifti(lab, aff, tmp_path / "lab.nii.gz", label=True)
+    data, affine = load_nifti(tmp_path / "lab.nii.gz", dtype=np.uint8)
+    np.testing.assert_array_equal(data, lab)
+    np.testing.assert_allclose(affine, aff)
+    assert nib.load(tmp_path / "lab.nii.gz").header["intent_code"] == 1002
+    assert [p.name for p in tmp_path.iterdir()] == ["lab.nii.gz"]  # no temporary left
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p, "file not found"),
+        (lambda p: (p.write_text("hello"), p)[1], "not a readable NIfTI"),
+        (lambda p: _img(p, np.zeros((5, 5))), "expected a 3D image"),
+        (lambda p: _img(p, np.full((4, 4, 4), np.nan)), "NaN"),
+        (lambda p: _img(p, np.zeros((4, 4, 4)), zooms=(1.0, 1.0, 500.0)), "absurd voxel size"),
+    ],
+)
+def test_bad_inputs_name_the_file_and_the_problem(tmp_path, make, message):
+    path = make(tmp_path / "in.nii.gz")
+    with pytest.raises(InputError, match=message) as err:
+        load_nifti(path)
+    assert "in.nii.gz" in str(err.value)
+
+
+def test_truncated_file_is_reported_as_corrupt(tmp_path):
+    path = _img(tmp_path / "t.nii.gz", np.random.default_rng(0).random((32, 32, 32)))
+    raw = gzip.decompress(path.read_bytes())
+    path.write_bytes(gzip.compress(raw[: len(raw) // 2]))
+    with pytest.raises(InputError, match="t.nii.gz: (corrupt|not a readable)"):
+        load_nifti(path)
+
+
+def test_4d_accepted_only_when_asked(tmp_path):
+    path = _img(tmp_path / "cine.nii.gz", np.zeros((4, 4, 3, 5)))
+    with pytest.raises(InputError, match="expected a 3D image"):
+        load_nifti(path)
+    assert load_nifti(path, ndim=(3, 4))[0].shape == (4, 4, 3, 5)
+
+
+def test_atomic_output_dir_replaces_only_on_success(tmp_path):
+    out = tmp_path / "out"
+    with atomic_output_dir(out) as tmp:
+        (tmp / "a.txt").write_text("1")
+    assert (out / "a.txt").read_text() == "1"
+    with pytest.raises(RuntimeError), atomic_output_dir(out, overwrite=True) as tmp:
+        (tmp / "a.txt").write_text("2")
+        raise RuntimeError("boom")
+    assert (out / "a.txt").read_text() == "1"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
