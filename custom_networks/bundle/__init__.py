@@ -1,0 +1,8 @@
+"""Small helpers that the bundles' JSON configs call (paths, checkpoints, datalists)."""
+
+from __future__ import annotations
+
+from custom_networks.bundle.helpers import default_bundle_root, latest_checkpoint, load_datalist, without_none
+from custom_networks.bundle.inputs import inference_inputs
+
+__all__ = ["default_bundle_root", "inference_inputs", "latest_checkpoint", "load_datalist", "without_none"]

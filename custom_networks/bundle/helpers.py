@@ -1,0 +1,65 @@
+"""Helpers called from the bundle configs: locating the bundle, the resume checkpoint and the datalist."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from monai.data import load_decathlon_datalist
+
+from custom_networks.data.dataset import ensure_dataset
+
+__all__ = ["default_bundle_root", "latest_checkpoint", "load_datalist", "without_none"]
+
+logger = logging.getLogger(__name__)
+
+
+def default_bundle_root(name: str) -> str:
+    """Root folder of bundle ``name`` when ``--bundle_root`` is not given.
+
+    Works both from inside the bundle folder (the Model Zoo convention, ``bundle_root = "."``) and from the
+    folder that holds it (this repository's README commands).
+    """
+    cwd = Path.cwd()
+    if cwd.name == name or (cwd / "configs" / "metadata.json").is_file() and not (cwd / name).is_dir():
+        return "."
+    return str(Path(name))
+
+
+def latest_checkpoint(folder: str | os.PathLike, prefix: str = "resume") -> str | None:
+    """Path of the newest ``<prefix>_*epoch=N.pt`` checkpoint in ``folder`` (largest N), or None."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return None
+    best, best_epoch = None, -1
+    for path in folder.glob(f"{prefix}*.pt"):
+        match = re.search(r"=(\d+)\.pt$", path.name)
+        epoch = int(match.group(1)) if match else 0
+        if epoch > best_epoch:
+            best, best_epoch = path, epoch
+    return str(best) if best else None
+
+
+def load_datalist(dataset_dir: str | os.PathLike, split: str, **synth_kwargs: Any) -> list[dict]:
+    """Datalist ``split`` of a dataset folder, generating a small seeded dataset there first if it is empty
+    (the bundles' embedded default).
+
+    Args:
+        dataset_dir: dataset folder (holding ``dataset.json``, or empty / missing).
+        split: ``"training"``, ``"validation"`` or ``"test"``.
+        synth_kwargs: arguments of :func:`custom_networks.data.ensure_dataset` used when generating.
+    """
+    folder = ensure_dataset(dataset_dir, **synth_kwargs)
+    items = load_decathlon_datalist(Path(folder) / "dataset.json", data_list_key=split, base_dir=folder)
+    if not items:
+        raise ValueError(f"{folder}/dataset.json: split '{split}' is empty")
+    return items
+
+
+def without_none(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    """Copy of ``mapping`` without its None values (e.g. a checkpoint ``save_dict`` without a discriminator)."""
+    return {k: v for k, v in mapping.items() if v is not None}

@@ -1,0 +1,44 @@
+"""Inference inputs of the bundles: user files/folders, or the generated test split (embedded default)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from custom_networks.data.dataset import ensure_dataset
+from custom_networks.utils.nifti import InputError
+
+__all__ = ["inference_inputs"]
+
+
+def inference_inputs(
+    input_path: str | os.PathLike | None, dataset_dir: str | os.PathLike, key: str = "lr_image", **synth_kwargs: Any
+) -> list[dict[str, str]]:
+    """Datalist ``[{"image": path}, ...]`` for inference.
+
+    Args:
+        input_path: a NIfTI file, a folder of NIfTI files, or None for the native stacks (``key``) of the test
+            split of ``dataset_dir`` (generated there first when it holds no dataset).
+        dataset_dir: dataset folder used when ``input_path`` is None.
+        key: datalist key of the generated dataset to use as input (``lr_image``: native stacks).
+        synth_kwargs: arguments of :func:`custom_networks.data.ensure_dataset`.
+
+    Raises:
+        InputError: the path does not exist or holds no NIfTI file.
+    """
+    if input_path is None:
+        import json
+
+        folder = ensure_dataset(dataset_dir, **synth_kwargs)
+        test = json.loads((Path(folder) / "dataset.json").read_text())["test"]
+        return [{"image": str(Path(folder) / item[key])} for item in test]
+    path = Path(input_path)
+    if path.is_file():
+        return [{"image": str(path)}]
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.name.endswith((".nii", ".nii.gz")))
+        if not files:
+            raise InputError(f"{path}: folder holds no .nii/.nii.gz file")
+        return [{"image": str(p)} for p in files]
+    raise InputError(f"{path}: input file or folder not found")

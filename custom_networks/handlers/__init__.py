@@ -1,0 +1,7 @@
+"""Ignite/MONAI handlers: metrics that need the voxel spacing, per-class selections."""
+
+from __future__ import annotations
+
+from custom_networks.handlers.metrics import SpacingAwareMetricHandler, select_class
+
+__all__ = ["SpacingAwareMetricHandler", "select_class"]

@@ -1,0 +1,88 @@
+"""Resampling of an arbitrary short-axis stack onto the high-resolution grid the networks work on.
+
+The slice axis is found from the geometry (the axis with the largest voxel size), never assumed; the HR grid
+keeps the stack's orientation (its axes are the stack's axes, slice axis last), has the HR voxel size and
+covers the stack's whole field of view. Interpolation is the one used to make the training inputs
+(:func:`custom_networks.data.stack_to_hr`), so training and inference see the same kind of input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+
+import numpy as np
+import torch
+from monai.data import MetaTensor
+from monai.transforms import MapTransform
+
+from custom_networks.data.geometry import apply_affine, centered_grid_affine, resample_to_grid, spacing_from_affine
+
+__all__ = ["ResampleToHRGridd", "hr_grid_for", "slice_axis_of"]
+
+
+def slice_axis_of(affine: np.ndarray) -> int:
+    """Array axis with the largest voxel size (the through-plane axis of a short-axis stack)."""
+    return int(np.argmax(spacing_from_affine(affine)))
+
+
+def hr_grid_for(
+    shape: Sequence[int], affine: np.ndarray, hr_spacing: Sequence[float] = (1.25, 1.25, 2.0)
+) -> tuple[tuple[int, int, int], np.ndarray, tuple[int, int, int]]:
+    """HR grid covering a stack's field of view, in its orientation with the slice axis last.
+
+    Args:
+        shape: stack array shape.
+        affine: stack voxel-to-world affine.
+        hr_spacing: HR voxel size (in-plane, in-plane, through-plane).
+
+    Returns:
+        ``(hr_shape, hr_affine, order)`` where ``order`` is the permutation of the stack's axes onto the HR
+        grid's axes (slice axis last).
+    """
+    spacing = spacing_from_affine(affine)
+    axis = slice_axis_of(affine)
+    order = tuple([a for a in range(3) if a != axis] + [axis])
+    extent = np.asarray(shape, dtype=float)[list(order)] * spacing[list(order)]
+    hr_shape = tuple(int(max(1, np.ceil(e / s - 1e-6))) for e, s in zip(extent, hr_spacing, strict=True))
+    rotation = (affine[:3, :3] / spacing)[:, list(order)]
+    centre = apply_affine(affine, (np.asarray(shape, dtype=float) - 1) / 2)
+    return hr_shape, centered_grid_affine(hr_shape, hr_spacing, rotation, centre), order
+
+
+class ResampleToHRGridd(MapTransform):
+    """Resample channel-first stacks onto their HR grid (see :func:`hr_grid_for`) in world coordinates.
+
+    The stack's own affine and shape are kept in the metadata (``lr_affine``, ``lr_shape``) so that outputs can
+    be mapped back onto the acquired grid.
+
+    Args:
+        keys: keys of channel-first ``MetaTensor`` stacks.
+        hr_spacing: HR voxel size (mm).
+        order: interpolation order (1 linear, as the training inputs; 3 cubic B-spline).
+        allow_missing_keys: do not fail when a key is absent.
+    """
+
+    def __init__(
+        self,
+        keys: Sequence[Hashable] | Hashable,
+        hr_spacing: Sequence[float] = (1.25, 1.25, 2.0),
+        order: int = 1,
+        allow_missing_keys: bool = False,
+    ):
+        super().__init__(keys, allow_missing_keys)
+        self.hr_spacing = tuple(float(s) for s in hr_spacing)
+        self.order = order
+
+    def __call__(self, data: Mapping) -> dict:
+        """Resample every key."""
+        d = dict(data)
+        for key in self.key_iterator(d):
+            img = d[key]
+            affine = np.asarray(img.affine, dtype=float)
+            array = np.asarray(img.detach().cpu())
+            hr_shape, hr_affine, _ = hr_grid_for(array.shape[1:], affine, self.hr_spacing)
+            channels = [resample_to_grid(c, affine, hr_shape, hr_affine, order=self.order) for c in array]
+            meta = dict(img.meta)
+            meta.update(lr_affine=affine, lr_shape=np.asarray(array.shape[1:]), spatial_shape=np.asarray(hr_shape))
+            d[key] = MetaTensor(torch.as_tensor(np.stack(channels)), affine=torch.as_tensor(hr_affine), meta=meta)
+        return d

@@ -1,0 +1,98 @@
+"""Atomic saving of network outputs as NIfTI in world coordinates, with a log line per case."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Hashable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from monai.transforms import MapTransform
+
+from custom_networks.data.geometry import resample_to_grid
+from custom_networks.utils.nifti import save_nifti
+
+__all__ = ["SaveNiftid"]
+
+logger = logging.getLogger(__name__)
+
+
+def _case_name(meta: Mapping) -> str:
+    name = Path(str(meta.get("filename_or_obj", "case"))).name
+    for suffix in (".nii.gz", ".nii"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+class SaveNiftid(MapTransform):
+    """Write ``<name>_<postfix>.nii.gz`` for each key on the grid of its ``MetaTensor`` affine, atomically
+    (temporary file, then rename), so a failure never leaves a half-written output.
+
+    Segmentation keys (``label_keys``) hold class logits ``(C, ...)``: they are written as the argmax label map
+    (uint8, NIfTI label intent); with ``on_input_grid`` also resampled (softmax probabilities, linear, then
+    argmax) onto the acquired stack's own grid (metadata ``lr_affine``/``lr_shape`` set by
+    :class:`~custom_networks.transforms.ResampleToHRGridd`).
+
+    Args:
+        keys: keys to write.
+        output_dir: output folder.
+        postfixes: file postfix per key (e.g. ``["seg", "sr"]``).
+        label_keys: keys holding segmentation probabilities/logits.
+        on_input_grid: also write the segmentation on the input's own grid as ``<name>_<postfix>_input_grid``.
+        allow_missing_keys: skip absent keys (e.g. ``sr`` when the network only segments).
+    """
+
+    def __init__(
+        self,
+        keys: Sequence[Hashable] | Hashable,
+        output_dir: str,
+        postfixes: Sequence[str],
+        label_keys: Sequence[Hashable] = ("pred",),
+        on_input_grid: bool = False,
+        allow_missing_keys: bool = True,
+    ):
+        super().__init__(keys, allow_missing_keys)
+        if len(postfixes) != len(self.keys):
+            raise ValueError(f"one postfix per key is needed, got keys {self.keys} and postfixes {postfixes}")
+        self.output_dir = Path(output_dir)
+        self.postfixes = dict(zip(self.keys, postfixes, strict=True))
+        self.label_keys = set(label_keys)
+        self.on_input_grid = on_input_grid
+        self._last = time.perf_counter()
+
+    def __call__(self, data: Mapping) -> dict:
+        """Write every key of one case."""
+        d = dict(data)
+        written = []
+        for key in self.key_iterator(d):
+            img = d[key]
+            meta = img.meta
+            affine = np.asarray(img.affine, dtype=float)
+            array = np.asarray(img.detach().cpu().float())
+            name = _case_name(meta)
+            path = self.output_dir / f"{name}_{self.postfixes[key]}.nii.gz"
+            if key in self.label_keys:
+                save_nifti(np.argmax(array, axis=0), affine, path, label=True)
+                if self.on_input_grid and "lr_affine" in meta:
+                    probs = torch.softmax(torch.as_tensor(array), 0).numpy()
+                    src_affine = np.asarray(meta["lr_affine"], dtype=float)
+                    src_shape = tuple(int(s) for s in np.asarray(meta["lr_shape"]))
+                    back = [resample_to_grid(p, affine, src_shape, src_affine, order=1) for p in probs]
+                    back_path = self.output_dir / f"{name}_{self.postfixes[key]}_input_grid.nii.gz"
+                    save_nifti(np.argmax(np.stack(back), axis=0), src_affine, back_path, label=True)
+                    written.append(back_path)
+            else:
+                save_nifti(array[0], affine, path)
+            written.append(path)
+        now = time.perf_counter()
+        logger.info(
+            "%s: wrote %s (%.1f s)",
+            _case_name(d[self.first_key(d)].meta) if written else "case",
+            ", ".join(str(p) for p in written),
+            now - self._last,
+        )
+        self._last = now
+        return d
