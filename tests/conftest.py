@@ -43,3 +43,30 @@ def dice(a: np.ndarray, b: np.ndarray) -> float:
     """Dice of two boolean masks."""
     a, b = np.asarray(a, bool), np.asarray(b, bool)
     return 2.0 * (a & b).sum() / max(a.sum() + b.sum(), 1)
+
+
+#: Root of the repository (bundle config paths are relative to it).
+REPO = Path(__file__).resolve().parents[1]
+GEMINI_CONFIGS = REPO / "gemini_gan_bundle" / "configs"
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory):
+    """A generated source-domain dataset of 3 subjects (train / validation / test: one subject each)."""
+    from custom_networks.data import synthesize_dataset
+
+    return synthesize_dataset(tmp_path_factory.mktemp("tiny") / "dataset", subjects=3, seed=0, progress=False)
+
+
+def tiny_overrides(dataset: Path, work: Path) -> dict:
+    """Bundle overrides for fast CPU runs on ``tiny_dataset``."""
+    return {
+        "dataset_dir": str(dataset),
+        "output_dir": str(work / "runs"),
+        "ckpt_dir": str(work / "models"),
+        "patch_size": [32, 32, 32],
+        "samples_per_volume": 1,
+        "val_roi_size": [128, 128, 64],
+        "features": [4, 8, 16, 32, 32],
+        "num_workers": 0,
+    }
