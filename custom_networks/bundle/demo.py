@@ -20,14 +20,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from custom_networks.bundle.workflows import GEMINI_BUNDLE, load_workflow  # noqa: E402
 from custom_networks.data import resample_to_grid, synthesize_dataset  # noqa: E402
 from custom_networks.data.geometry import spacing_from_affine  # noqa: E402
 from custom_networks.data.preview import LABEL_COLORS  # noqa: E402
 from custom_networks.utils.nifti import load_nifti  # noqa: E402
 
 __all__ = ["run_demo", "score_case"]
-
-BUNDLE = Path(__file__).resolve().parents[2] / "gemini_gan_bundle"
 
 
 def _dice(a: np.ndarray, b: np.ndarray) -> float:
@@ -111,25 +110,18 @@ def _overlay(stack: Path, seg: Path, sr: Path, case_dir: Path, out: Path) -> Non
 
 def run_demo(out: str = "demo_output", seed: int = 2026, ckpt: str | None = None) -> dict:
     """Generate one subject, run the bundle's inference on its native ED stack, print scores and outputs."""
-    from monai.bundle import ConfigWorkflow
-
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     out_dir = Path(out)
     dataset = synthesize_dataset(out_dir / "demo_case", subjects=1, seed=seed, overwrite=True)
     case_dir = dataset / "sub-0000" / "ED"
     stack = case_dir / "lr_image.nii.gz"
     start = time.perf_counter()
-    wf = ConfigWorkflow(
-        config_file=str(BUNDLE / "configs" / "inference.json"),
-        meta_file=str(BUNDLE / "configs" / "metadata.json"),
-        logging_file=False,
-        workflow_type=None,
-        bundle_root=str(BUNDLE),
+    wf = load_workflow(
+        ["inference.json"],
         input_path=str(stack),
         output_dir=str(out_dir / "inference"),
-        ckpt_path=ckpt or str(BUNDLE / "models" / "model.pt"),
+        ckpt_path=ckpt or str(GEMINI_BUNDLE / "models" / "model.pt"),
     )
-    wf.initialize()
     wf.run()
     wf.finalize()
     seconds = time.perf_counter() - start

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
+from monai.data import MetaTensor
 from monai.engines import SupervisedEvaluator
 from monai.engines.utils import IterationEvents, default_metric_cmp_fn
 from monai.inferers import Inferer
@@ -23,11 +24,21 @@ if TYPE_CHECKING:
 __all__ = ["JointEvaluator"]
 
 
-def _to_float(t: torch.Tensor | None) -> torch.Tensor | None:
-    """Cast reduced-precision (autocast) outputs back to float32; keeps MetaTensor metadata."""
-    if t is None or not torch.is_floating_point(t) or t.dtype == torch.float32:
+def _to_float(t: torch.Tensor | None, like: torch.Tensor | None = None) -> torch.Tensor | None:
+    """Cast reduced-precision (autocast) outputs back to float32 and give them the input batch's metadata.
+
+    ``sliding_window_inference`` returns tuple outputs whose affine is not batched, so decollation would split
+    the affine matrix by rows; copying the (batched) metadata of the network input keeps every case's geometry.
+    """
+    if t is None:
         return t
-    return t.float()
+    if torch.is_floating_point(t) and t.dtype != torch.float32:
+        t = t.float()
+    if isinstance(like, MetaTensor):
+        out = MetaTensor(t.as_tensor() if isinstance(t, MetaTensor) else t)
+        out.copy_meta_from(like)
+        return out
+    return t
 
 
 class JointEvaluator(SupervisedEvaluator):
@@ -166,9 +177,9 @@ class JointEvaluator(SupervisedEvaluator):
             prediction = engine.inferer(inputs, engine.network)
         sr, seg = split_generator_output(prediction, mode)
         if seg is not None:
-            engine.state.output[Keys.PRED] = _to_float(seg)
+            engine.state.output[Keys.PRED] = _to_float(seg, inputs)
         if sr is not None:
-            engine.state.output["sr"] = _to_float(sr)
+            engine.state.output["sr"] = _to_float(sr, inputs)
         engine.fire_event(IterationEvents.FORWARD_COMPLETED)
         engine.fire_event(IterationEvents.MODEL_COMPLETED)
         return engine.state.output

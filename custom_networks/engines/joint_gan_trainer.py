@@ -22,7 +22,8 @@ from torch import nn
 from torch.optim.optimizer import Optimizer
 from torch.utils.data import DataLoader
 
-from custom_networks.losses.joint_loss import JointSRSegLoss, LeastSquaresDiscriminatorLoss, conditioned_pair
+from custom_networks.losses.joint_loss import JointSRSegLoss, LeastSquaresDiscriminatorLoss
+from custom_networks.nets.discriminator_input import conditioned_pair
 
 from .utils import JointPrepareBatch, amp_autocast, make_grad_scaler, resolve_generator_output, split_generator_output
 

@@ -8,7 +8,7 @@ segmentation logits on the same grid, as chosen by their ``output`` selector (``
 from __future__ import annotations
 
 from custom_networks.nets.conditional_patch_discriminator import ConditionalPatchDiscriminator
-from custom_networks.nets.discriminator_input import discriminator_input, real_discriminator_input
+from custom_networks.nets.discriminator_input import conditioned_pair, label_to_onehot
 from custom_networks.nets.gemini_generator import DEFAULT_FEATURES_2D, DEFAULT_FEATURES_3D, GeminiGenerator
 from custom_networks.nets.generator_base import OUTPUTS, TASKS, JointSRSegGenerator
 from custom_networks.nets.layout import LAYOUTS, fold_slices, unfold_slices
@@ -27,8 +27,8 @@ __all__ = [
     "SRGANDiscriminator",
     "SRResidualBlock",
     "SegSRGenerator",
-    "discriminator_input",
+    "conditioned_pair",
     "fold_slices",
-    "real_discriminator_input",
+    "label_to_onehot",
     "unfold_slices",
 ]

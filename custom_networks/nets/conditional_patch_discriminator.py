@@ -6,7 +6,7 @@ import torch
 from monai.networks.layers import Act
 from monai.networks.nets import PatchDiscriminator
 
-from custom_networks.nets.discriminator_input import discriminator_input, real_discriminator_input
+from custom_networks.nets.discriminator_input import conditioned_pair
 from custom_networks.nets.layout import fold_slices, layout_spatial_dims, validate_layout
 
 __all__ = ["ConditionalPatchDiscriminator"]
@@ -21,11 +21,11 @@ class ConditionalPatchDiscriminator(PatchDiscriminator):
     intermediate features. With the default ``num_layers_d=3`` it is the 5-layer conv4x4 patch discriminator of the
     SR-GAN / SegSR-GAN baselines.
 
-    Input: ``(B, in_channels + num_classes, H, W, D)`` as built by :meth:`discriminator_input` (generated pairs:
-    ``[sr, softmax(seg_logits)]``, so the adversarial gradient reaches the segmentation decoder) or
-    :meth:`real_discriminator_input` (reference pairs: ``[image, one_hot(labels)]``). With the ``"2d"`` layout the
-    slices are folded into channels and 2D convolutions are used. Output: raw scores (no sigmoid, for the
-    least-squares GAN loss, e.g. ``monai.losses.PatchAdversarialLoss(criterion="least_squares")``),
+    Input: ``(B, in_channels + num_classes, H, W, D)`` as built by :meth:`conditioned_pair` (generated pairs
+    ``conditioned_pair(sr, seg_logits)`` = ``[sr, softmax(seg_logits)]``, so the adversarial gradient reaches the
+    segmentation decoder; reference pairs ``conditioned_pair(image, labels)`` = ``[image, one_hot(labels)]``). With
+    the ``"2d"`` layout the slices are folded into channels and 2D convolutions are used. Output: raw scores (no
+    sigmoid, for the least-squares GAN loss, e.g. ``monai.losses.PatchAdversarialLoss(criterion="least_squares")``),
     ``(B, 1, h, w, d)`` (``(B, 1, h, w)`` for ``"2d"``). With ``kernel_size=4`` every convolved spatial size must be
     at least ``3 * 2 ** num_layers_d`` (24 for the default).
 
@@ -47,8 +47,7 @@ class ConditionalPatchDiscriminator(PatchDiscriminator):
         ValueError: for an unknown layout, a missing ``num_slices`` with ``"2d"`` or bad channel counts.
     """
 
-    discriminator_input = staticmethod(discriminator_input)
-    real_discriminator_input = staticmethod(real_discriminator_input)
+    conditioned_pair = staticmethod(conditioned_pair)
 
     def __init__(
         self,

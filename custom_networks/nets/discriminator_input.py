@@ -1,5 +1,9 @@
 """Conditioned inputs of the discriminators: ``[grey volume, label probabilities]`` on the high-resolution grid.
 
+This module is the single implementation of the discriminators' input contract, used by the discriminators
+(``ConditionalPatchDiscriminator.conditioned_pair``, ``SRGANDiscriminator.conditioned_pair``), the GAN trainer and
+the losses.
+
 The original Gemini-GAN fed the discriminator the *argmax* of the predicted logits, which has no gradient, so the
 adversarial term never reached the segmentation decoder (DESIGN 2.5). Here fake pairs carry the *softmax
 probabilities* of the logits and real pairs the one-hot encoding of the reference labels, so both live on the
@@ -9,58 +13,85 @@ probability simplex and the adversarial gradient flows back to the segmentation 
 from __future__ import annotations
 
 import torch
-from monai.networks.utils import one_hot
+import torch.nn.functional as F
+from monai.data import MetaTensor
 
-__all__ = ["discriminator_input", "real_discriminator_input"]
-
-
-def discriminator_input(sr: torch.Tensor, seg_logits: torch.Tensor | None = None) -> torch.Tensor:
-    """Conditioned discriminator input for a generated (fake) pair, differentiable w.r.t. both outputs.
-
-    Args:
-        sr: super-resolved grey volume ``(B, C, H, W, D)``.
-        seg_logits: segmentation logits ``(B, num_classes, H, W, D)``; ``None`` for an image-only discriminator
-            (SR-GAN baseline), in which case ``sr`` is returned unchanged.
-
-    Returns:
-        ``cat([sr, softmax(seg_logits, dim=1)], dim=1)``: ``(B, C + num_classes, H, W, D)``.
-    """
-    if seg_logits is None:
-        return sr
-    if seg_logits.shape[0] != sr.shape[0] or seg_logits.shape[2:] != sr.shape[2:]:
-        raise ValueError(f"sr {tuple(sr.shape)} and seg_logits {tuple(seg_logits.shape)} must share batch and grid.")
-    return torch.cat([sr, torch.softmax(seg_logits, dim=1)], dim=1)
+__all__ = ["conditioned_pair", "label_to_onehot"]
 
 
-def real_discriminator_input(
-    image: torch.Tensor, labels: torch.Tensor | None = None, num_classes: int = 4
-) -> torch.Tensor:
-    """Conditioned discriminator input for a real (reference) pair.
+def _plain(t: torch.Tensor) -> torch.Tensor:
+    """Return ``t`` as a plain ``torch.Tensor`` (drops MetaTensor metadata, keeps the autograd graph)."""
+    return t.as_tensor() if isinstance(t, MetaTensor) else t
+
+
+def label_to_onehot(label: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Convert a label map of shape (B, 1, *spatial) with integer class values into a float one-hot tensor.
 
     Args:
-        image: high-resolution reference grey volume ``(B, C, H, W, D)``.
-        labels: reference labels, either a label map ``(B, 1, H, W, D)`` of integer values ``0..num_classes-1``
-            (any dtype) or already one-hot / probabilities ``(B, num_classes, H, W, D)``; ``None`` for an image-only
-            discriminator, in which case ``image`` is returned unchanged.
-        num_classes: number of classes, background included.
+        label: label map (B, 1, *spatial); integer, bool or float dtype holding whole class numbers
+            (labels read from NIfTI files are usually float).
+        num_classes: number of classes C of the one-hot output.
 
     Returns:
-        ``cat([image, one_hot(labels)], dim=1)``: ``(B, C + num_classes, H, W, D)``, floating point.
+        A float32 tensor of shape (B, C, *spatial) without gradient.
 
     Raises:
-        ValueError: if ``labels`` has neither 1 nor ``num_classes`` channels, or does not match ``image``.
+        ValueError: when ``label`` does not have exactly one channel.
     """
-    if labels is None:
-        return image
-    if labels.shape[0] != image.shape[0] or labels.shape[2:] != image.shape[2:]:
-        raise ValueError(f"image {tuple(image.shape)} and labels {tuple(labels.shape)} must share batch and grid.")
-    if labels.shape[1] == 1 and num_classes != 1:
-        probabilities = one_hot(labels.round().long(), num_classes=num_classes, dtype=image.dtype, dim=1)
-    elif labels.shape[1] == num_classes:
-        probabilities = labels.to(image.dtype)
-    else:
+    label = _plain(label)
+    if label.ndim < 3 or label.shape[1] != 1:
+        raise ValueError(f"expected a label map of shape (B, 1, *spatial), got {tuple(label.shape)}.")
+    index = label[:, 0].round().long() if torch.is_floating_point(label) else label[:, 0].long()
+    onehot = F.one_hot(index, num_classes=num_classes)  # (B, *spatial, C)
+    return onehot.movedim(-1, 1).float()
+
+
+def conditioned_pair(
+    grey: torch.Tensor | None,
+    seg: torch.Tensor | None,
+    num_classes: int = 4,
+    softmax: bool = True,
+) -> torch.Tensor:
+    """Build the discriminator input ``cat([grey, label probabilities], dim=1)`` of a fake or a real pair.
+
+    ``seg`` is interpreted by its channel count:
+
+    - one channel (B, 1, *spatial): an integer label map (any dtype holding whole numbers), converted to a float
+      one-hot tensor with ``num_classes`` channels (no gradient; this is the real pair);
+    - C > 1 channels: class logits from the generator, turned into probabilities with a softmax over the channel
+      axis that keeps the autograd graph, so the adversarial term reaches the segmentation decoder (the fake
+      pair). Pass ``softmax=False`` when the C channels already hold probabilities or a one-hot encoding.
+
+    Either input may be ``None`` for single-task adversarial baselines (grey-only SR-GAN or label-only pairs);
+    ``conditioned_pair(grey, None)`` returns ``grey`` itself when it is a plain float32 tensor.
+
+    Args:
+        grey: grey volume (B, 1, *spatial), e.g. the super-resolved or the high-resolution image, or ``None``.
+        seg: label map (B, 1, *spatial), class logits or probabilities (B, C, *spatial), or ``None``.
+        num_classes: number of classes used to one-hot a label map; ignored for multi-channel ``seg``.
+        softmax: apply a softmax to multi-channel ``seg`` (logits). Set ``False`` for probabilities / one-hot.
+
+    Returns:
+        A plain float32 tensor (B, 1 + C, *spatial) (or only the available part) to feed the discriminator.
+
+    Raises:
+        ValueError: when both inputs are ``None`` or their batch/spatial shapes differ.
+    """
+    parts: list[torch.Tensor] = []
+    if grey is not None:
+        parts.append(_plain(grey).float())
+    if seg is not None:
+        seg = _plain(seg)
+        if seg.shape[1] == 1:
+            parts.append(label_to_onehot(seg, num_classes))
+        elif softmax:
+            parts.append(torch.softmax(seg.float(), dim=1))
+        else:
+            parts.append(seg.float())
+    if not parts:
+        raise ValueError("conditioned_pair needs at least one of `grey` and `seg`.")
+    if len(parts) == 2 and (parts[0].shape[0] != parts[1].shape[0] or parts[0].shape[2:] != parts[1].shape[2:]):
         raise ValueError(
-            f"labels must have 1 channel (label map) or num_classes={num_classes} channels (one-hot), "
-            f"got shape {tuple(labels.shape)}."
+            f"grey {tuple(parts[0].shape)} and seg {tuple(parts[1].shape)} differ in batch or spatial shape."
         )
-    return torch.cat([image, probabilities], dim=1)
+    return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)

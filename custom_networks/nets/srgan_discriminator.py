@@ -9,7 +9,7 @@ from monai.networks.blocks import Convolution
 from monai.networks.layers import Act, Pool
 from torch import nn
 
-from custom_networks.nets.discriminator_input import discriminator_input, real_discriminator_input
+from custom_networks.nets.discriminator_input import conditioned_pair
 from custom_networks.nets.layout import fold_slices, layout_spatial_dims, validate_layout
 
 __all__ = ["SRGANDiscriminator"]
@@ -23,10 +23,10 @@ class SRGANDiscriminator(nn.Module):
     256-256, 512-512 with the default widths), global average pooling, a 1x1 convolution to ``hidden_channels`` with
     LeakyReLU and a 1x1 convolution to one score.
 
-    Input: the conditioned pair ``(B, in_channels + num_classes, H, W, D)`` (see :meth:`discriminator_input` /
-    :meth:`real_discriminator_input`). The original uses the ``"2d"`` layout (``num_slices=100``): the slices are
-    folded into channels, ``(B, (in_channels + num_classes) * D, H, W)``, and 2D convolutions are used. The
-    ``"3d"`` layout uses 3D convolutions on the volume as it is.
+    Input: the conditioned pair ``(B, in_channels + num_classes, H, W, D)`` (see :meth:`conditioned_pair`). The
+    original uses the ``"2d"`` layout (``num_slices=100``): the slices are folded into channels,
+    ``(B, (in_channels + num_classes) * D, H, W)``, and 2D convolutions are used. The ``"3d"`` layout uses 3D
+    convolutions on the volume as it is.
 
     Output: one score per sample, ``(B, 1)``. The original applied a sigmoid; this class returns raw scores by
     default (``sigmoid=False``), as the least-squares GAN loss of Gemini-GAN (e.g.
@@ -48,8 +48,7 @@ class SRGANDiscriminator(nn.Module):
         ValueError: for an unknown layout, a missing ``num_slices`` with ``"2d"``, bad channel counts or widths.
     """
 
-    discriminator_input = staticmethod(discriminator_input)
-    real_discriminator_input = staticmethod(real_discriminator_input)
+    conditioned_pair = staticmethod(conditioned_pair)
 
     def __init__(
         self,

@@ -1,4 +1,4 @@
-"""Tests of the Gemini-GAN objective: generator loss terms, discriminator loss and the conditioned pair."""
+"""Tests of the Gemini-GAN objective: generator loss terms and discriminator loss (the conditioned pair: tests/nets)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import torch.nn.functional as F
 from monai.data import MetaTensor
 from monai.losses import DiceCELoss
 
-from custom_networks.losses import JointSRSegLoss, LeastSquaresDiscriminatorLoss, conditioned_pair, label_to_onehot
+from custom_networks.losses import JointSRSegLoss, LeastSquaresDiscriminatorLoss
+from custom_networks.nets import conditioned_pair, label_to_onehot
 
 SHAPE = (2, 1, 6, 5, 4)
 
@@ -117,19 +118,6 @@ def test_discriminator_loss():
     assert perfect["loss"].item() == 0.0
 
 
-def test_conditioned_pair_softmax_keeps_gradient():
-    grey = torch.rand(2, 1, 4, 4, 3)
-    logits = torch.randn(2, 4, 4, 4, 3, requires_grad=True)
-    pair = conditioned_pair(grey, logits)
-    assert pair.shape == (2, 5, 4, 4, 3)
-    torch.testing.assert_close(pair[:, :1], grey)
-    torch.testing.assert_close(pair[:, 1:].sum(dim=1), torch.ones(2, 4, 4, 3))
-    assert pair.requires_grad
-    # a non-linear function of the probabilities (a sum of softmax would have zero gradient)
-    (pair[:, 1:] ** 2 * torch.arange(4.0).view(1, 4, 1, 1, 1)).sum().backward()
-    assert logits.grad is not None and logits.grad.abs().sum() > 0
-
-
 def test_adversarial_gradient_reaches_segmentation_logits():
     """DESIGN 2.5: the fake labels reach the discriminator as probabilities, not through an argmax."""
     torch.manual_seed(0)
@@ -139,29 +127,3 @@ def test_adversarial_gradient_reaches_segmentation_logits():
     adv = JointSRSegLoss().adversarial_term(disc(conditioned_pair(sr, logits)))
     adv.backward()
     assert logits.grad.abs().sum() > 0 and sr.grad.abs().sum() > 0
-
-
-@pytest.mark.parametrize("dtype", [torch.int64, torch.uint8, torch.float32])
-def test_conditioned_pair_one_hots_label_maps(dtype):
-    label = torch.tensor([0, 1, 2, 3, 3, 0], dtype=dtype).view(1, 1, 6, 1, 1).repeat(2, 1, 1, 2, 3)
-    grey = torch.rand(2, 1, 6, 2, 3)
-    pair = conditioned_pair(grey, label)
-    assert pair.shape == (2, 5, 6, 2, 3) and pair.dtype == torch.float32 and not pair.requires_grad
-    expected = F.one_hot(label[:, 0].long(), 4).movedim(-1, 1).float()
-    torch.testing.assert_close(pair[:, 1:], expected)
-    # MetaTensor inputs give plain tensors
-    assert type(conditioned_pair(MetaTensor(grey), MetaTensor(label))) is torch.Tensor
-
-
-def test_conditioned_pair_variants():
-    grey = torch.rand(1, 1, 3, 3, 2)
-    onehot = label_to_onehot(torch.randint(0, 4, (1, 1, 3, 3, 2)), 4)
-    torch.testing.assert_close(conditioned_pair(None, onehot, softmax=False), onehot)
-    torch.testing.assert_close(conditioned_pair(grey, None), grey)
-    assert conditioned_pair(grey, torch.zeros(1, 1, 3, 3, 2), num_classes=3).shape == (1, 4, 3, 3, 2)
-    with pytest.raises(ValueError):
-        conditioned_pair(None, None)
-    with pytest.raises(ValueError):
-        conditioned_pair(grey, torch.randn(1, 4, 3, 3, 1))
-    with pytest.raises(ValueError):
-        label_to_onehot(onehot, 4)

@@ -1,9 +1,11 @@
-"""Tests of the conditioned discriminator inputs and of the two discriminators."""
+"""Tests of the conditioned discriminator input (``conditioned_pair``) and of the two discriminators."""
 
 from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
+from monai.data import MetaTensor
 from monai.losses import PatchAdversarialLoss
 from monai.networks.nets import PatchDiscriminator
 
@@ -12,8 +14,8 @@ from custom_networks.nets import (
     GeminiGenerator,
     SegSRGenerator,
     SRGANDiscriminator,
-    discriminator_input,
-    real_discriminator_input,
+    conditioned_pair,
+    label_to_onehot,
 )
 
 torch.set_num_threads(1)
@@ -22,41 +24,51 @@ SHAPE = (2, 1, 32, 32, 16)
 LSGAN = PatchAdversarialLoss(criterion="least_squares")
 
 
-def test_discriminator_input_concatenates_softmax_probabilities():
+def test_conditioned_pair_of_logits_is_softmax_probabilities_with_gradient():
     sr = torch.rand(SHAPE)
     logits = torch.randn(2, 4, *SHAPE[2:], requires_grad=True)
-    pair = discriminator_input(sr, logits)
-    assert pair.shape == (2, 5, *SHAPE[2:])
+    pair = conditioned_pair(sr, logits)
+    assert pair.shape == (2, 5, *SHAPE[2:]) and pair.dtype == torch.float32
     torch.testing.assert_close(pair[:, :1], sr)
     torch.testing.assert_close(pair[:, 1:], torch.softmax(logits, 1))
     torch.testing.assert_close(pair[:, 1:].sum(1), torch.ones(2, *SHAPE[2:]))
-    pair[:, 1].sum().backward()
+    # a non-linear function of the probabilities (a sum of softmax would have zero gradient)
+    (pair[:, 1:] ** 2 * torch.arange(4.0).view(1, 4, 1, 1, 1)).sum().backward()
     assert logits.grad is not None and logits.grad.abs().sum() > 0
-    assert discriminator_input(sr) is sr
-    with pytest.raises(ValueError, match="share batch and grid"):
-        discriminator_input(sr, torch.randn(2, 4, 32, 32, 8))
+    assert conditioned_pair(sr, None) is sr  # image-only discriminator (SR-GAN baseline)
+    with pytest.raises(ValueError, match="differ in batch or spatial shape"):
+        conditioned_pair(sr, torch.randn(2, 4, 32, 32, 8))
 
 
 @pytest.mark.parametrize("dtype", [torch.int64, torch.uint8, torch.float32])
-def test_real_discriminator_input_one_hot_encodes_label_maps(dtype):
+def test_conditioned_pair_one_hot_encodes_label_maps(dtype):
     image = torch.rand(SHAPE)
     labels = torch.randint(0, 4, (2, 1, *SHAPE[2:])).to(dtype)
-    pair = real_discriminator_input(image, labels, num_classes=4)
-    assert pair.shape == (2, 5, *SHAPE[2:]) and pair.dtype == torch.float32
+    pair = conditioned_pair(image, labels, num_classes=4)
+    assert pair.shape == (2, 5, *SHAPE[2:]) and pair.dtype == torch.float32 and not pair.requires_grad
     torch.testing.assert_close(pair[:, :1], image)
-    assert torch.equal(pair[:, 1:].argmax(1, keepdim=True), labels.long())
-    assert torch.equal(pair[:, 1:].sum(1), torch.ones(2, *SHAPE[2:]))
+    torch.testing.assert_close(pair[:, 1:], F.one_hot(labels[:, 0].long(), 4).movedim(-1, 1).float())
     # an already one-hot input is passed through
-    torch.testing.assert_close(real_discriminator_input(image, pair[:, 1:], num_classes=4), pair)
-    assert real_discriminator_input(image) is image
-    with pytest.raises(ValueError, match="1 channel"):
-        real_discriminator_input(image, torch.zeros(2, 3, *SHAPE[2:]), num_classes=4)
+    torch.testing.assert_close(conditioned_pair(image, pair[:, 1:], softmax=False), pair)
+    torch.testing.assert_close(conditioned_pair(None, pair[:, 1:], softmax=False), pair[:, 1:])
+    # MetaTensor inputs (from MONAI transforms) give plain tensors
+    assert type(conditioned_pair(MetaTensor(image), MetaTensor(labels))) is torch.Tensor
 
 
-def test_helpers_are_available_on_the_discriminators():
+def test_conditioned_pair_and_label_to_onehot_bad_inputs_raise():
+    onehot = label_to_onehot(torch.randint(0, 4, (1, 1, 3, 3, 2)), 4)
+    assert onehot.shape == (1, 4, 3, 3, 2) and torch.equal(onehot.sum(1), torch.ones(1, 3, 3, 2))
+    grey, zeros = torch.rand(1, 1, 3, 3, 2), torch.zeros(1, 1, 3, 3, 2)
+    assert conditioned_pair(grey, zeros, num_classes=3).shape == (1, 4, 3, 3, 2)
+    with pytest.raises(ValueError, match="at least one"):
+        conditioned_pair(None, None)
+    with pytest.raises(ValueError, match=r"\(B, 1, \*spatial\)"):
+        label_to_onehot(onehot, 4)
+
+
+def test_conditioned_pair_is_available_on_the_discriminators():
     for cls in (ConditionalPatchDiscriminator, SRGANDiscriminator):
-        assert cls.discriminator_input is discriminator_input
-        assert cls.real_discriminator_input is real_discriminator_input
+        assert cls.conditioned_pair is conditioned_pair
 
 
 @pytest.mark.parametrize(
@@ -111,9 +123,9 @@ def _seg_head_grads(generator, discriminator, use_argmax: bool) -> list[torch.Te
     sr, logits = generator(torch.rand(SHAPE))
     if use_argmax:  # the original: the label map reaches the discriminator through argmax
         labels = logits.argmax(1, keepdim=True)
-        fake = real_discriminator_input(sr, labels, num_classes=4)
+        fake = conditioned_pair(sr, labels, num_classes=4)
     else:
-        fake = discriminator_input(sr, logits)
+        fake = conditioned_pair(sr, logits)
     loss = LSGAN(discriminator(fake), target_is_real=True, for_discriminator=False)
     loss.backward()
     assert generator.sr_decoder.head.conv.weight.grad.abs().sum() > 0  # the SR branch gets a gradient either way
@@ -143,15 +155,15 @@ def test_adversarial_gradient_reaches_segsr_seg_head():
     generator = SegSRGenerator(features=4, num_res_blocks=1)
     discriminator = ConditionalPatchDiscriminator(channels=4, num_layers_d=2)
     sr, logits = generator(torch.rand(SHAPE))
-    LSGAN(discriminator(discriminator_input(sr, logits)), target_is_real=True, for_discriminator=False).backward()
+    LSGAN(discriminator(conditioned_pair(sr, logits)), target_is_real=True, for_discriminator=False).backward()
     assert generator.seg_head.conv.weight.grad.abs().sum() > 0
 
 
 def test_discriminator_step_trains_every_discriminator_parameter():
     torch.manual_seed(0)
     discriminator = ConditionalPatchDiscriminator(channels=4, num_layers_d=2)
-    real = real_discriminator_input(torch.rand(SHAPE), torch.randint(0, 4, (2, 1, *SHAPE[2:])))
-    fake = discriminator_input(torch.rand(SHAPE), torch.randn(2, 4, *SHAPE[2:]))
+    real = conditioned_pair(torch.rand(SHAPE), torch.randint(0, 4, (2, 1, *SHAPE[2:])))
+    fake = conditioned_pair(torch.rand(SHAPE), torch.randn(2, 4, *SHAPE[2:]))
     loss = LSGAN(discriminator(real), target_is_real=True, for_discriminator=True) + LSGAN(
         discriminator(fake.detach()), target_is_real=False, for_discriminator=True
     )
