@@ -82,7 +82,7 @@ class ResampleToHRGridd(MapTransform):
             array = np.asarray(img.detach().cpu())
             hr_shape, hr_affine, _ = hr_grid_for(array.shape[1:], affine, self.hr_spacing)
             channels = [resample_to_grid(c, affine, hr_shape, hr_affine, order=self.order) for c in array]
-            meta = dict(img.meta)
+            meta = {k: v for k, v in img.meta.items() if k != "affine"}
             meta.update(lr_affine=affine, lr_shape=np.asarray(array.shape[1:]), spatial_shape=np.asarray(hr_shape))
             d[key] = MetaTensor(torch.as_tensor(np.stack(channels)), affine=torch.as_tensor(hr_affine), meta=meta)
         return d
