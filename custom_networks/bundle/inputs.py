@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from custom_networks.data.dataset import ensure_dataset
+from custom_networks.data.dataset import case_name, ensure_dataset
 from custom_networks.utils.nifti import InputError
 
 __all__ = ["inference_inputs"]
@@ -15,7 +15,8 @@ __all__ = ["inference_inputs"]
 def inference_inputs(
     input_path: str | os.PathLike | None, dataset_dir: str | os.PathLike, key: str = "lr_image", **synth_kwargs: Any
 ) -> list[dict[str, str]]:
-    """Datalist ``[{"image": path}, ...]`` for inference.
+    """Datalist ``[{"image": path}, ...]`` for inference (generated test cases also carry their ``"case"`` name,
+    ``<subject>_<phase>``, which names their output files).
 
     Args:
         input_path: a NIfTI file, a folder of NIfTI files, or None for the native stacks (``key``) of the test
@@ -32,7 +33,7 @@ def inference_inputs(
 
         folder = ensure_dataset(dataset_dir, **synth_kwargs)
         test = json.loads((Path(folder) / "dataset.json").read_text())["test"]
-        return [{"image": str(Path(folder) / item[key])} for item in test]
+        return [{"image": str(Path(folder) / item[key]), "case": case_name(item)} for item in test]
     path = Path(input_path)
     if path.is_file():
         return [{"image": str(path)}]

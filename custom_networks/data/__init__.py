@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from custom_networks.data.acquisition import StackProtocol, sample_slice_shifts, simulate_stack, stack_to_hr
-from custom_networks.data.dataset import FILE_KEYS, ensure_dataset, split_subjects, synthesize_dataset
+from custom_networks.data.dataset import FILE_KEYS, case_name, ensure_dataset, split_subjects, synthesize_dataset
 from custom_networks.data.domains import DomainPreset, get_domain, list_domains
 from custom_networks.data.geometry import centered_grid_affine, resample_to_grid, spacing_from_affine
 from custom_networks.data.heart import HeartParams, HeartShape, sample_heart_params
@@ -22,6 +22,7 @@ __all__ = [
     "RealAnatomy",
     "StackProtocol",
     "Tissue",
+    "case_name",
     "centered_grid_affine",
     "ensure_dataset",
     "find_label_maps",

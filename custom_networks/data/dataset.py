@@ -21,7 +21,7 @@ from custom_networks.data.synthesis import PHASES, generate_subject
 from custom_networks.data.tissues import LABEL_NAMES
 from custom_networks.utils.nifti import InputError, atomic_output_dir, save_nifti
 
-__all__ = ["FILE_KEYS", "ensure_dataset", "split_subjects", "synthesize_dataset"]
+__all__ = ["FILE_KEYS", "case_name", "ensure_dataset", "split_subjects", "synthesize_dataset"]
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +33,12 @@ FILE_KEYS = {
     "lr_image": "lr_image",
     "lr_label": "lr_label",
 }
+
+
+def case_name(item: dict) -> str:
+    """Name of a dataset item's case, ``<subject>_<phase>`` (e.g. ``sub-0005_ED``): the ``<name>`` of the files
+    that inference and the classic baselines write for it (``<name>_seg.nii.gz``, ``<name>_sr.nii.gz``)."""
+    return f"{item['subject']}_{item['phase']}"
 
 
 def split_subjects(n: int, seed: int, fractions: Sequence[float] = (0.7, 0.15, 0.15)) -> dict[str, list[int]]:

@@ -14,6 +14,7 @@ from custom_networks.nets.generator_base import OUTPUTS, TASKS, JointSRSegGenera
 from custom_networks.nets.layout import LAYOUTS, fold_slices, unfold_slices
 from custom_networks.nets.segsr_generator import SegSRGenerator, SRResidualBlock
 from custom_networks.nets.srgan_discriminator import SRGANDiscriminator
+from custom_networks.nets.translation_base import TranslationModel
 
 __all__ = [
     "DEFAULT_FEATURES_2D",
@@ -27,6 +28,7 @@ __all__ = [
     "SRGANDiscriminator",
     "SRResidualBlock",
     "SegSRGenerator",
+    "TranslationModel",
     "conditioned_pair",
     "fold_slices",
     "label_to_onehot",

@@ -42,6 +42,8 @@ class SaveNiftid(MapTransform):
         postfixes: file postfix per key (e.g. ``["seg", "sr"]``).
         label_keys: keys holding segmentation probabilities/logits.
         on_input_grid: also write the segmentation on the input's own grid as ``<name>_<postfix>_input_grid``.
+        name_key: item key holding the case ``<name>`` (e.g. ``sub-0005_ED`` for generated cases, whose input
+            files all share one file name); without it the name is the input file name without extension.
         allow_missing_keys: skip absent keys (e.g. ``sr`` when the network only segments).
     """
 
@@ -52,6 +54,7 @@ class SaveNiftid(MapTransform):
         postfixes: Sequence[str],
         label_keys: Sequence[Hashable] = ("pred",),
         on_input_grid: bool = False,
+        name_key: str = "case",
         allow_missing_keys: bool = True,
     ):
         super().__init__(keys, allow_missing_keys)
@@ -61,18 +64,21 @@ class SaveNiftid(MapTransform):
         self.postfixes = dict(zip(self.keys, postfixes, strict=True))
         self.label_keys = set(label_keys)
         self.on_input_grid = on_input_grid
+        self.name_key = name_key
         self._last = time.perf_counter()
 
     def __call__(self, data: Mapping) -> dict:
         """Write every key of one case."""
         d = dict(data)
         written = []
+        name = d.get(self.name_key)
         for key in self.key_iterator(d):
             img = d[key]
             meta = img.meta
             affine = np.asarray(img.affine, dtype=float)
             array = np.asarray(img.detach().cpu().float())
-            name = _case_name(meta)
+            if not isinstance(name, str):
+                name = _case_name(meta)
             path = self.output_dir / f"{name}_{self.postfixes[key]}.nii.gz"
             if key in self.label_keys:
                 save_nifti(np.argmax(array, axis=0), affine, path, label=True)
@@ -90,7 +96,7 @@ class SaveNiftid(MapTransform):
         now = time.perf_counter()
         logger.info(
             "%s: wrote %s (%.1f s)",
-            _case_name(d[self.first_key(d)].meta) if written else "case",
+            name if isinstance(name, str) else "case",
             ", ".join(str(p) for p in written),
             now - self._last,
         )

@@ -26,7 +26,7 @@ def _infer(input_path, out, ckpt, **overrides):
         meta_file=META,
         logging_file=False,
         workflow_type=None,
-        input_path=str(input_path),
+        input_path=None if input_path is None else str(input_path),
         output_dir=str(out),
         ckpt_path=str(ckpt),
         **overrides,
@@ -137,3 +137,19 @@ def test_bad_inputs_are_named(tmp_path, make, message):
 def _save(path, data, zooms=(1.25, 1.25, 10.0)):
     nib.save(nib.Nifti1Image(np.asarray(data, np.float32), np.diag([*zooms, 1.0])), str(path))
     return path
+
+
+def test_generated_test_cases_get_one_output_pair_each(tiny_dataset, tiny_ckpt, tmp_path):
+    """Without an input path, inference runs on the generated test split; its stacks all share one file name, so
+    outputs are named by case (``<subject>_<phase>``), one pair per case, none overwritten."""
+    import json
+
+    test = json.loads((tiny_dataset / "dataset.json").read_text())["test"]
+    _infer(None, tmp_path / "out", tiny_ckpt, features=TINY_FEATURES, dataset_dir=str(tiny_dataset))
+    expected = sorted(f"{item['subject']}_{item['phase']}_{kind}.nii.gz" for item in test for kind in ("seg", "sr"))
+    assert len(test) == 2 and sorted(p.name for p in (tmp_path / "out").iterdir()) == expected
+    for item in test:  # each output lies on the HR grid of its own case's stack
+        seg = nib.load(tmp_path / "out" / f"{item['subject']}_{item['phase']}_seg.nii.gz")
+        stack = nib.load(tiny_dataset / item["lr_image"])
+        centre = apply_affine(stack.affine, (np.asarray(stack.shape) - 1) / 2)
+        np.testing.assert_allclose(apply_affine(seg.affine, (np.asarray(seg.shape) - 1) / 2), centre, atol=1e-3)
