@@ -1,0 +1,95 @@
+"""``python -m custom_networks.evaluate --pred DIR --ref DIR --out REPORT_DIR``: score, tabulate and draw."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from custom_networks.evaluate.figures import case_montage, metric_boxplots
+from custom_networks.evaluate.pipeline import Evaluation, score_methods
+from custom_networks.evaluate.report import summary_markdown, write_tables
+from custom_networks.utils.nifti import InputError, atomic_output_dir
+
+__all__ = ["evaluate"]
+
+logger = logging.getLogger(__name__)
+
+
+def evaluate(
+    pred: str | os.PathLike | Mapping[str, str | os.PathLike],
+    ref: str | os.PathLike,
+    out: str | os.PathLike,
+    split: str = "test",
+    label_map: Mapping[int, int] | None = None,
+    margin_mm: float = 10.0,
+    figures: bool = True,
+    overwrite: bool = False,
+) -> Evaluation:
+    """Score predictions against references in world coordinates and write a report folder.
+
+    The folder gets ``cases.csv`` (one row per method and case: 3D Dice / HD95 / MSD per class, PSNR / SSIM on the
+    whole volume and the heart region, gemini-compat values, notes), ``clinical.csv`` (per method and subject:
+    LV / RV volumes, LV mass, ejection fractions when both phases are there, and their errors), ``skipped.csv``,
+    ``summary.md`` (mean +- sd per method) and ``figures/`` (box plots; best / median / worst montage per method).
+    The folder is written complete or not at all.
+
+    Args:
+        pred: a prediction folder (``<case>_seg.nii.gz`` / ``<case>_sr.nii.gz``), a folder of such folders (one per
+            method), or a mapping ``{method: folder}``. A ``timing.json`` in a method's folder
+            (``seconds_per_volume``, ``peak_memory_mb``, ``device``) is reported as its speed.
+        ref: a generated dataset folder (``dataset.json``), or a folder of ``<case>_label.nii.gz`` /
+            ``<case>_image.nii.gz`` files.
+        out: report folder to create.
+        split: dataset split scored when ``ref`` is a generated dataset (``"all"``: every split).
+        label_map: label values mapped before scoring, e.g. ``{4: 3}`` for files using 4 for RV.
+        margin_mm: margin around the reference heart of the heart-region image metrics (mm).
+        figures: draw the PNG figures.
+        overwrite: replace an existing non-empty ``out``.
+
+    Raises:
+        InputError: missing folders, no reference, or no prediction matching a reference case.
+    """
+    evaluation = score_methods(pred, ref, split=split, label_map=label_map, margin_mm=margin_mm)
+    command = "python -m custom_networks.evaluate " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    if Path(sys.argv[0]).name not in ("__main__.py", "-m"):
+        command = f"custom_networks.evaluate.evaluate(pred={pred!r}, ref={str(ref)!r}, split={split!r})"
+    with atomic_output_dir(out, overwrite=overwrite) as tmp:
+        write_tables(evaluation, tmp)
+        drawn = []
+        if figures:
+            (tmp / "figures").mkdir()
+            if metric_boxplots(evaluation, tmp / "figures" / "boxplots.png"):
+                drawn.append("figures/boxplots.png")
+            for i, method in enumerate(evaluation.methods):
+                name = f"figures/cases_{i:02d}_{''.join(c if c.isalnum() or c in '-_' else '_' for c in method)}.png"
+                if case_montage(evaluation, method, tmp / name):
+                    drawn.append(name)
+        (tmp / "summary.md").write_text(summary_markdown(evaluation, command, drawn))
+    logger.info(
+        "report written to %s: %d cases scored, %d skipped", out, len(evaluation.results), len(evaluation.skipped)
+    )
+    return evaluation
+
+
+def main(
+    pred: str,
+    ref: str,
+    out: str,
+    split: str = "test",
+    label_map: dict | None = None,
+    margin_mm: float = 10.0,
+    figures: bool = True,
+    overwrite: bool = False,
+) -> None:
+    """Command line: see :func:`evaluate`; prints the summary, or a one-line error."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        evaluate(pred, ref, out, split, label_map, margin_mm, figures, overwrite)
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from err
+    print((Path(out) / "summary.md").read_text())
