@@ -1,0 +1,43 @@
+"""Alignment block of V-AMA: rigid registration of a source subject to a target subject, in world coordinates.
+
+The original method paired each source subject with a target subject by a landmark-based rigid registration
+(IRTK/MIRTK) whose landmarks are the centroids of the LV myocardium and the RV at the lowest, middle and highest
+slice of the heart. Here the same landmarks initialise a least-squares rigid fit, refined by ITK's v4 registration
+(Mattes mutual information, multi-resolution, versor rigid transform) with a convergence check; no MIRTK.
+
+* :func:`label_landmarks`: the six landmarks of a label map, world millimetres (RAS).
+* :func:`register_rigid`: arrays + affines -> :class:`RigidResult` (``matrix`` maps fixed/target world points to
+  moving/source world points, RAS mm).
+* :func:`resample_moving`: the moving image or label map on the fixed grid through a result.
+* :func:`align_pair`: files in, the aligned moving image (+ label map) and a transform JSON out;
+  command line ``python -m custom_networks.registration align --fixed F --moving M --out O``.
+"""
+
+from __future__ import annotations
+
+from custom_networks.registration.landmarks import LANDMARK_NAMES, LandmarkSet, label_landmarks, landmark_slice_axis
+from custom_networks.registration.rigid import (
+    RegistrationError,
+    RigidResult,
+    align_pair,
+    euler_angles_deg,
+    fit_rigid_points,
+    register_rigid,
+    resample_moving,
+    transform_json_path,
+)
+
+__all__ = [
+    "LANDMARK_NAMES",
+    "LandmarkSet",
+    "RegistrationError",
+    "RigidResult",
+    "align_pair",
+    "euler_angles_deg",
+    "fit_rigid_points",
+    "label_landmarks",
+    "landmark_slice_axis",
+    "register_rigid",
+    "resample_moving",
+    "transform_json_path",
+]
