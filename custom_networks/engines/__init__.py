@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .joint_evaluator import JointEvaluator
 from .joint_gan_trainer import JointGanTrainer
+from .translation_trainer import TranslationGanTrainer, TranslationPrepareBatch
 from .utils import (
     GENERATOR_OUTPUTS,
     JointPrepareBatch,
@@ -24,4 +25,6 @@ __all__ = [
     "resolve_generator_output",
     "split_generator_output",
     "unwrap_module",
+    "TranslationGanTrainer",
+    "TranslationPrepareBatch",
 ]

@@ -7,5 +7,15 @@ The discriminator input (``conditioned_pair``, ``label_to_onehot``) lives with t
 from __future__ import annotations
 
 from .joint_loss import JointSRSegLoss, LeastSquaresDiscriminatorLoss
+from .translation_losses import frozen_parameters, lsgan_discriminator_loss, lsgan_generator_loss
+from .vama_loss import VAMALoss, gaussian_kl
 
-__all__ = ["JointSRSegLoss", "LeastSquaresDiscriminatorLoss"]
+__all__ = [
+    "JointSRSegLoss",
+    "LeastSquaresDiscriminatorLoss",
+    "VAMALoss",
+    "frozen_parameters",
+    "gaussian_kl",
+    "lsgan_discriminator_loss",
+    "lsgan_generator_loss",
+]
