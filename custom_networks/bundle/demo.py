@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -24,7 +22,7 @@ from custom_networks.bundle.workflows import GEMINI_BUNDLE, load_workflow  # noq
 from custom_networks.data import resample_to_grid, synthesize_dataset  # noqa: E402
 from custom_networks.data.geometry import spacing_from_affine  # noqa: E402
 from custom_networks.data.preview import LABEL_COLORS  # noqa: E402
-from custom_networks.utils.nifti import load_nifti  # noqa: E402
+from custom_networks.utils.nifti import load_nifti, save_figure  # noqa: E402
 
 __all__ = ["run_demo", "score_case"]
 
@@ -101,11 +99,7 @@ def _overlay(stack: Path, seg: Path, sr: Path, case_dir: Path, out: Path) -> Non
             ax.set_xticks([])
             ax.set_yticks([])
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=out.parent)
-    os.close(fd)
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, out)
+    save_figure(fig, out, dpi=100)
 
 
 def run_demo(out: str = "demo_output", seed: int = 2026, ckpt: str | None = None) -> dict:

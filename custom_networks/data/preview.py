@@ -4,8 +4,6 @@ with label contours, drawn in physical proportions (mm)."""
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -15,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from custom_networks.data.geometry import apply_affine, spacing_from_affine  # noqa: E402
-from custom_networks.utils.nifti import InputError, load_nifti  # noqa: E402
+from custom_networks.utils.nifti import InputError, load_nifti, save_figure  # noqa: E402
 
 __all__ = ["LABEL_COLORS", "preview_case", "preview_dataset"]
 
@@ -91,9 +89,5 @@ def preview_dataset(dataset: str | Path, out: str | Path, case: str | None = Non
     fig.tight_layout()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=out.parent)
-    os.close(fd)
-    fig.savefig(tmp, dpi=dpi)
-    plt.close(fig)
-    os.replace(tmp, out)
+    save_figure(fig, out, dpi=dpi)
     return out

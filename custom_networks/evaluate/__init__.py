@@ -15,6 +15,16 @@ from custom_networks.evaluate.cases import (
     phase_of,
 )
 from custom_networks.evaluate.command import evaluate
+from custom_networks.evaluate.floors import FloorPair, dice_per_class, find_floor_pairs, label_floor, nn_upsample_labels
+from custom_networks.evaluate.held_out import (
+    ACDC_TO_PROJECT,
+    HeldOutSplit,
+    drop_slices,
+    interpolate_dropped,
+    label_agreement,
+    score_held_out,
+    summarise_held_out,
+)
 from custom_networks.evaluate.pipeline import (
     CaseResult,
     Evaluation,
@@ -34,6 +44,18 @@ from custom_networks.evaluate.scores import (
 )
 
 __all__ = [
+    "ACDC_TO_PROJECT",
+    "FloorPair",
+    "HeldOutSplit",
+    "dice_per_class",
+    "drop_slices",
+    "find_floor_pairs",
+    "interpolate_dropped",
+    "label_agreement",
+    "label_floor",
+    "nn_upsample_labels",
+    "score_held_out",
+    "summarise_held_out",
     "CLASS_NAMES",
     "CaseResult",
     "Evaluation",

@@ -28,6 +28,7 @@ def evaluate(
     margin_mm: float = 10.0,
     figures: bool = True,
     overwrite: bool = False,
+    command: str | None = None,
 ) -> Evaluation:
     """Score predictions against references in world coordinates and write a report folder.
 
@@ -49,14 +50,19 @@ def evaluate(
         margin_mm: margin around the reference heart of the heart-region image metrics (mm).
         figures: draw the PNG figures.
         overwrite: replace an existing non-empty ``out``.
+        command: the command to name in the summary as its maker (default: this process's command line).
 
     Raises:
         InputError: missing folders, no reference, or no prediction matching a reference case.
     """
     evaluation = score_methods(pred, ref, split=split, label_map=label_map, margin_mm=margin_mm)
-    command = "python -m custom_networks.evaluate " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    if Path(sys.argv[0]).name not in ("__main__.py", "-m"):
-        command = f"custom_networks.evaluate.evaluate(pred={pred!r}, ref={str(ref)!r}, split={split!r})"
+    if command is None:
+        command = " ".join(shlex.quote(a) for a in sys.argv[1:])
+        command = (
+            f"python -m custom_networks.evaluate {command}"
+            if Path(sys.argv[0]).name == "__main__.py"
+            else (f"custom_networks.evaluate.evaluate(pred={pred!r}, ref={str(ref)!r}, split={split!r})")
+        )
     with atomic_output_dir(out, overwrite=overwrite) as tmp:
         write_tables(evaluation, tmp)
         drawn = []

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -17,7 +15,7 @@ from custom_networks.data.preview import LABEL_COLORS  # noqa: E402
 from custom_networks.evaluate.pipeline import CaseResult, Evaluation, load_label, on_grid  # noqa: E402
 from custom_networks.evaluate.scores import robust_scale  # noqa: E402
 from custom_networks.transforms.hr_grid import slice_axis_of  # noqa: E402
-from custom_networks.utils.nifti import load_nifti  # noqa: E402
+from custom_networks.utils.nifti import load_nifti, save_figure  # noqa: E402
 
 __all__ = ["BOX_METRICS", "case_montage", "metric_boxplots", "rank_cases"]
 
@@ -32,14 +30,6 @@ BOX_METRICS = {
     "psnr_heart": "PSNR heart region (dB)",
     "ssim_heart": "SSIM heart region",
 }
-
-
-def _save(fig, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent)
-    os.close(fd)
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)
 
 
 def metric_boxplots(evaluation: Evaluation, path: Path) -> Path | None:
@@ -66,7 +56,7 @@ def metric_boxplots(evaluation: Evaluation, path: Path) -> Path | None:
     for ax in axes.ravel()[len(panels) :]:
         ax.axis("off")
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)
     return path
 
 
@@ -171,5 +161,5 @@ def case_montage(evaluation: Evaluation, method: str, path: Path) -> Path | None
             axes[row, 0].set_ylabel("Dice " + " / ".join(f"{d:.2f}" for d in dice), fontsize=8)
     fig.suptitle(f"{method}: best, median and worst case", fontsize=10)
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)
     return path

@@ -12,10 +12,39 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-__all__ = ["InputError", "atomic_output_dir", "load_nifti", "save_nifti"]
+__all__ = ["InputError", "atomic_output_dir", "load_nifti", "publish_mode", "save_figure", "save_nifti"]
 
 #: NIfTI intent code of a label map (NIFTI_INTENT_LABEL): viewers show it with a label colour table.
 _INTENT_LABEL = 1002
+
+
+def publish_mode(path: str | os.PathLike) -> None:
+    """Give a file or folder made by ``tempfile`` (owner-only) the permissions a normal write would give it
+    (``0o666`` / ``0o777`` masked by the umask), before it is renamed into place."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, (0o777 if os.path.isdir(path) else 0o666) & ~umask)
+
+
+def save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> Path:
+    """Save a matplotlib figure as PNG atomically (temporary name, then rename) and close it."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=dpi)
+        publish_mode(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    finally:
+        plt.close(fig)
+    return path
 
 
 class InputError(ValueError):
@@ -93,6 +122,7 @@ def save_nifti(array: np.ndarray, affine: np.ndarray, path: str | os.PathLike, l
     os.close(fd)
     try:
         nib.save(img, tmp)
+        publish_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -121,6 +151,7 @@ def atomic_output_dir(out_dir: str | os.PathLike, overwrite: bool = False) -> It
     try:
         parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=parent))
+        publish_mode(tmp)
     except OSError as err:
         raise InputError(f"{out_dir}: cannot write the output folder here ({err.strerror})") from err
     try:

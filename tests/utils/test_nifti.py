@@ -67,3 +67,24 @@ def test_atomic_output_dir_replaces_only_on_success(tmp_path):
         raise RuntimeError("boom")
     assert (out / "a.txt").read_text() == "1"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_outputs_get_normal_permissions_not_the_temporary_files_owner_only_mode(tmp_path):
+    """Atomic writes go through ``tempfile`` (mode 0600 / 0700); the final outputs must be readable like any file."""
+    import os
+
+    import matplotlib.pyplot as plt
+
+    from custom_networks.utils import atomic_output_dir, save_figure
+
+    old = os.umask(0o022)
+    try:
+        path = save_nifti(np.zeros((4, 4, 4), np.float32), np.eye(4), tmp_path / "a.nii.gz")
+        png = save_figure(plt.figure(), tmp_path / "f.png")
+        with atomic_output_dir(tmp_path / "out") as tmp:
+            (tmp / "x.txt").write_text("x")
+    finally:
+        os.umask(old)
+    assert oct(path.stat().st_mode & 0o777) == oct(0o644) and oct(png.stat().st_mode & 0o777) == oct(0o644)
+    assert oct((tmp_path / "out").stat().st_mode & 0o777) == oct(0o755)
+    assert not list(tmp_path.glob(".f.png*")) and not list(tmp_path.glob(".a.nii.gz*"))
