@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo_output
 
-.PHONY: demo test lint format clean install
+.PHONY: demo test lint format clean install monailabel-check
 
 install: $(STAMP)
 
@@ -36,3 +36,11 @@ format: $(STAMP)
 
 clean:
 	rm -rf $(DEMO_DIR) .pytest_cache
+
+# MONAI Label loading check in its own environment (~8 GB: MONAI Label needs torchvision, see DESIGN.md 6).
+MLVENV := .venv-monailabel
+monailabel-check: $(STAMP)
+	test -x $(MLVENV)/bin/python || $(PYTHON) -m venv $(MLVENV)
+	$(MLVENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-monailabel.txt
+	$(MLVENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(MLVENV)/bin/python benchmarks/check_monai_label.py --out benchmarks/results/monai_label.md

@@ -53,7 +53,7 @@ class ResampleToHRGridd(MapTransform):
     """Resample channel-first stacks onto their HR grid (see :func:`hr_grid_for`) in world coordinates.
 
     The stack's own affine and shape are kept in the metadata (``lr_affine``, ``lr_shape``) so that outputs can
-    be mapped back onto the acquired grid.
+    be mapped back onto the acquired grid; ``spatial_shape`` and ``original_affine`` describe the HR grid.
 
     Args:
         keys: keys of channel-first ``MetaTensor`` stacks.
@@ -83,6 +83,14 @@ class ResampleToHRGridd(MapTransform):
             hr_shape, hr_affine, _ = hr_grid_for(array.shape[1:], affine, self.hr_spacing)
             channels = [resample_to_grid(c, affine, hr_shape, hr_affine, order=self.order) for c in array]
             meta = {k: v for k, v in img.meta.items() if k != "affine"}
-            meta.update(lr_affine=affine, lr_shape=np.asarray(array.shape[1:]), spatial_shape=np.asarray(hr_shape))
+            # The HR grid becomes the case's reference space: tools that restore a prediction to "the original
+            # image" (``spatial_shape`` / ``original_affine``, e.g. MONAI Label's Restored) then write it on this grid,
+            # where it overlays the stack in world coordinates; the stack's own grid stays in lr_affine / lr_shape.
+            meta.update(
+                lr_affine=affine,
+                lr_shape=np.asarray(array.shape[1:]),
+                spatial_shape=np.asarray(hr_shape),
+                original_affine=hr_affine,
+            )
             d[key] = MetaTensor(torch.as_tensor(np.stack(channels)), affine=torch.as_tensor(hr_affine), meta=meta)
         return d

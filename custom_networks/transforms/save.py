@@ -31,9 +31,10 @@ class SaveNiftid(MapTransform):
     """Write ``<name>_<postfix>.nii.gz`` for each key on the grid of its ``MetaTensor`` affine, atomically
     (temporary file, then rename), so a failure never leaves a half-written output.
 
-    Segmentation keys (``label_keys``) hold class logits ``(C, ...)``: they are written as the argmax label map
-    (uint8, NIfTI label intent); with ``on_input_grid`` also resampled (softmax probabilities, linear, then
-    argmax) onto the acquired stack's own grid (metadata ``lr_affine``/``lr_shape`` set by
+    Segmentation keys (``label_keys``) hold class logits ``(C, ...)`` or a label map ``(1, ...)``: they are written
+    as a label map (uint8, NIfTI label intent); with ``on_input_grid`` also resampled onto the acquired stack's own
+    grid (logits: softmax probabilities, linear, then argmax; label map: nearest neighbour), using the metadata
+    ``lr_affine``/``lr_shape`` set by
     :class:`~custom_networks.transforms.ResampleToHRGridd`).
 
     Args:
@@ -81,14 +82,21 @@ class SaveNiftid(MapTransform):
                 name = _case_name(meta)
             path = self.output_dir / f"{name}_{self.postfixes[key]}.nii.gz"
             if key in self.label_keys:
-                save_nifti(np.argmax(array, axis=0), affine, path, label=True)
+                is_map = array.shape[0] == 1  # a label map (argmax already taken), else class logits/probabilities
+                labels = np.rint(array[0]).astype(np.uint8) if is_map else np.argmax(array, axis=0)
+                save_nifti(labels, affine, path, label=True)
                 if self.on_input_grid and "lr_affine" in meta:
-                    probs = torch.softmax(torch.as_tensor(array), 0).numpy()
                     src_affine = np.asarray(meta["lr_affine"], dtype=float)
                     src_shape = tuple(int(s) for s in np.asarray(meta["lr_shape"]))
-                    back = [resample_to_grid(p, affine, src_shape, src_affine, order=1) for p in probs]
+                    if is_map:
+                        back = resample_to_grid(labels, affine, src_shape, src_affine, order=0)
+                    else:
+                        probs = torch.softmax(torch.as_tensor(array), 0).numpy()
+                        back = np.argmax(
+                            np.stack([resample_to_grid(p, affine, src_shape, src_affine, order=1) for p in probs]), 0
+                        )
                     back_path = self.output_dir / f"{name}_{self.postfixes[key]}_input_grid.nii.gz"
-                    save_nifti(np.argmax(np.stack(back), axis=0), src_affine, back_path, label=True)
+                    save_nifti(back, src_affine, back_path, label=True)
                     written.append(back_path)
             else:
                 save_nifti(array[0], affine, path)
