@@ -153,3 +153,29 @@ def test_generated_test_cases_get_one_output_pair_each(tiny_dataset, tiny_ckpt, 
         stack = nib.load(tiny_dataset / item["lr_image"])
         centre = apply_affine(stack.affine, (np.asarray(stack.shape) - 1) / 2)
         np.testing.assert_allclose(apply_affine(seg.affine, (np.asarray(seg.shape) - 1) / 2), centre, atol=1e-3)
+
+
+def test_monai_label_contract(tiny_dataset):
+    """What MONAI Label's BundleInferTask relies on (it reads only ``preprocessing`` / ``postprocessing`` and restores
+    the prediction to the image's ``spatial_shape`` / ``original_affine`` before writing it itself): the HR grid is
+    the reference space, ``postprocessing`` writes no file and ends with a label map."""
+    from monai.bundle import ConfigParser
+
+    from custom_networks.transforms import SaveNiftid, hr_grid_for
+
+    parser = ConfigParser()
+    parser.read_config(INFER)
+    stack = tiny_dataset / "sub-0000" / "ED" / "lr_image.nii.gz"
+    image = parser.get_parsed_content("preprocessing")({"image": str(stack)})["image"]
+    src = nib.load(stack)
+    hr_shape, hr_affine, _ = hr_grid_for(src.shape, src.affine)
+    np.testing.assert_allclose(np.asarray(image.meta["original_affine"]), hr_affine, atol=1e-5)
+    assert tuple(int(s) for s in image.meta["spatial_shape"]) == tuple(hr_shape)
+    post = parser.get_parsed_content("postprocessing")
+    assert not any(isinstance(t, SaveNiftid) for t in post.transforms)
+    logits = torch.zeros((4, *image.shape[1:]))
+    logits[1, 20:40, 20:40, 10:20] = 5.0
+    logits[1, 60:62, 60:62, 10:12] = 5.0  # a stray island, removed by the largest-component step
+    out = post({"image": image, "pred": logits})["pred"]
+    assert out.shape[0] == 1 and set(np.unique(np.asarray(out))) == {0, 1}
+    assert int((np.asarray(out) == 1).sum()) == 20 * 20 * 10
