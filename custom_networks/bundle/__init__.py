@@ -1,7 +1,21 @@
-"""Small helpers that the bundles' JSON configs call (paths, checkpoints, datalists)."""
+"""Small helpers that the bundles' JSON configs call (paths, checkpoints, datalists; for the V-AMA bundle also the
+paired source/target data and the chain V-AMA -> frozen Gemini-GAN)."""
 
 from __future__ import annotations
 
+from custom_networks.bundle.chain import (
+    AdaptThenSegment,
+    adapted_paths,
+    frozen_network,
+    gemini_bundle_root,
+    run_gemini_inference,
+)
+from custom_networks.bundle.domain_pairs import (
+    ensure_paired_dataset,
+    load_pairs,
+    pair_datasets,
+    target_inference_inputs,
+)
 from custom_networks.bundle.helpers import default_bundle_root, latest_checkpoint, load_datalist, without_none
 from custom_networks.bundle.inputs import inference_inputs
 from custom_networks.bundle.workflows import GEMINI_BUNDLE, load_workflow
@@ -14,4 +28,13 @@ __all__ = [
     "latest_checkpoint",
     "load_datalist",
     "without_none",
+    "AdaptThenSegment",
+    "adapted_paths",
+    "ensure_paired_dataset",
+    "frozen_network",
+    "gemini_bundle_root",
+    "load_pairs",
+    "pair_datasets",
+    "run_gemini_inference",
+    "target_inference_inputs",
 ]

@@ -43,7 +43,8 @@ def hr_grid_for(
     axis = slice_axis_of(affine)
     order = tuple([a for a in range(3) if a != axis] + [axis])
     extent = np.asarray(shape, dtype=float)[list(order)] * spacing[list(order)]
-    hr_shape = tuple(int(max(1, np.ceil(e / s - 1e-6))) for e, s in zip(extent, hr_spacing, strict=True))
+    # tolerance: affines read back from float32 NIfTI headers carry ~1e-5 relative error; it must not add a voxel
+    hr_shape = tuple(int(max(1, np.ceil(e / s - 1e-3))) for e, s in zip(extent, hr_spacing, strict=True))
     rotation = (affine[:3, :3] / spacing)[:, list(order)]
     centre = apply_affine(affine, (np.asarray(shape, dtype=float) - 1) / 2)
     return hr_shape, centered_grid_affine(hr_shape, hr_spacing, rotation, centre), order

@@ -40,3 +40,12 @@ def test_resampling_is_exact_for_a_linear_world_field():
     np.testing.assert_allclose(np.asarray(out[0])[inner], truth[inner], atol=1e-3)
     np.testing.assert_allclose(out.meta["lr_affine"], aff)
     assert tuple(out.meta["lr_shape"]) == shape
+
+
+def test_a_volume_already_on_the_hr_grid_keeps_its_shape_with_float32_affines():
+    """Re-gridding an HR-grid volume (e.g. an adapted image fed to Gemini-GAN) must not add a voxel because of the
+    float32 rounding of NIfTI headers."""
+    shape = (129, 129, 65)
+    affine = centered_grid_affine(shape, (1.25, 1.25, 2.0), rotation_matrix([24.7, -41.4, -82.6]), [-96.7, 62.7, 82.6])
+    hr_shape, _, order = hr_grid_for(shape, affine.astype(np.float32).astype(float))
+    assert hr_shape == shape and order == (0, 1, 2)
