@@ -78,7 +78,8 @@ def test_outputs_cover_the_input_in_world_coordinates(tiny_dataset, tiny_ckpt, t
     np.testing.assert_allclose(centre_out, centre_in, atol=1e-4)
     extent_in = np.asarray(inp.shape)[[1, 2, 0]] * in_sp[[1, 2, 0]]
     extent_out = np.asarray(seg.shape) * [1.25, 1.25, 2.0]
-    assert np.all(extent_out >= extent_in - 1e-6) and np.all(extent_out < extent_in + [1.25, 1.25, 2.0])
+    # the HR grid covers the stack's field of view (up to the rounding of float32 headers)
+    assert np.all(extent_out >= extent_in - 1e-2) and np.all(extent_out < extent_in + [1.25, 1.25, 2.0])
     # Labels, types and the optional copy on the input's own grid.
     assert seg.get_data_dtype() == np.uint8 and set(np.unique(np.asarray(seg.dataobj))) <= {0, 1, 2, 3}
     assert back.shape == inp.shape
