@@ -316,6 +316,7 @@ def register_rigid(
     metric_tolerance: float = 0.005,
     min_mutual_information: float = 0.05,
     max_landmark_rms_mm: float = 20.0,
+    max_overlap_loss: float = 0.05,
     strict: bool = False,
 ) -> RigidResult:
     """Rigidly register a moving (source) image to a fixed (target) image in world coordinates.
@@ -353,6 +354,9 @@ def register_rigid(
         min_mutual_information: a final mutual information (``-metric``, nats) below this means the images share
             no structure (e.g. noise): marked not converged even when the optimiser stopped on its tolerance.
         max_landmark_rms_mm: a landmark fit with a larger RMS residual is marked not converged.
+        max_overlap_loss: with both label maps, a refinement that lowers the mean label Dice (moving label through
+            the transform vs fixed label) by more than this below the landmark fit's is marked not converged: the
+            intensity metric can improve while the hearts drift apart (e.g. between two different subjects).
         strict: raise :class:`RegistrationError` instead of returning a result with ``converged=False``.
 
     Returns:
@@ -458,6 +462,12 @@ def register_rigid(
     if np.isfinite(m1) and -m1 < min_mutual_information:
         converged = False
         reasons.append(f"final mutual information {-m1:.4f} is below {min_mutual_information} (no shared structure)")
+    if landmarks is not None:
+        before = _label_overlap(fixed_label, fixed_label_affine, moving_label, moving_label_affine, initial)
+        after = _label_overlap(fixed_label, fixed_label_affine, moving_label, moving_label_affine, matrix)
+        if after < before - max_overlap_loss:
+            converged = False
+            reasons.append(f"refinement lowered the mean label Dice from {before:.3f} (landmark fit) to {after:.3f}")
     result = _result_from(
         matrix,
         center,
@@ -688,6 +698,18 @@ def _max_iterations_code(itk) -> int:
     """
     enums = itk.ObjectToObjectOptimizerBaseTemplateEnums
     return int(enums.StopConditionObjectToObjectOptimizer_MAXIMUM_NUMBER_OF_ITERATIONS)
+
+
+def _label_overlap(fixed_label, fixed_affine, moving_label, moving_affine, matrix: np.ndarray) -> float:
+    """Mean Dice over the fixed label's classes of the moving label mapped through ``matrix`` onto the fixed grid."""
+    fixed = np.rint(np.asarray(fixed_label)).astype(np.uint8)
+    moved = resample_moving(moving_label, moving_affine, matrix, fixed.shape, fixed_affine, label=True)
+    scores = [
+        2.0 * np.sum((fixed == c) & (moved == c)) / max(int(np.sum(fixed == c) + np.sum(moved == c)), 1)
+        for c in np.unique(fixed)
+        if c > 0
+    ]
+    return float(np.mean(scores)) if scores else 0.0
 
 
 def resample_moving(

@@ -143,6 +143,27 @@ def test_recovers_known_motion_with_labels(pair):
     np.testing.assert_allclose(result.rotation_deg, ANGLES, atol=1.0)
 
 
+def test_refinement_that_pulls_the_hearts_apart_is_not_converged(pair, monkeypatch):
+    """The intensity metric can improve while the hearts drift apart (two different subjects): with labels, a
+    refinement that lowers the label overlap below the landmark fit's is reported, not used."""
+    import custom_networks.registration.rigid as rigid
+
+    real_refine = rigid._itk_refine
+
+    def drifting_refine(*args, **kwargs):  # the optimiser "succeeds", 25 mm off the heart
+        matrix, stats = real_refine(*args, **kwargs)
+        drifted = matrix.copy()
+        drifted[:3, 3] += [25.0, 0.0, 0.0]
+        return drifted, stats
+
+    monkeypatch.setattr(rigid, "_itk_refine", drifting_refine)
+    args = (pair["image"], pair["affine"], pair["moving"], pair["moving_affine"], pair["label"], pair["moving_label"])
+    result = register_rigid(*args)
+    assert not result.converged and "lowered the mean label Dice" in result.stop_reason
+    with pytest.raises(RegistrationError, match="lowered the mean label Dice"):
+        register_rigid(*args, strict=True)
+
+
 def test_recovers_known_motion_from_intensity_only(pair):
     result = register_rigid(pair["image"], pair["affine"], pair["moving"], pair["moving_affine"])
     dist, angle = _errors(result.matrix, pair)
