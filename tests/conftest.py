@@ -71,3 +71,41 @@ def tiny_overrides(dataset: Path, work: Path) -> dict:
         "features": [4, 8, 16, 32, 32],
         "num_workers": 0,
     }
+
+
+def random_pair(shape, seed=0):
+    """A seeded (source, target) pair of random images in [0, 1]."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(shape, generator=g), torch.rand(shape, generator=g)
+
+
+def checked_translation_step(model, source: torch.Tensor, target: torch.Tensor) -> None:
+    """One iteration as the translation trainer runs it, checking where the gradients go."""
+    g_opt = torch.optim.Adam(model.generator_parameters(), lr=1e-3, betas=(0.5, 0.999))
+    d_opt = torch.optim.Adam(model.discriminator_parameters(), lr=1e-3, betas=(0.5, 0.999))
+    d_params = list(model.discriminator_parameters())
+    d_before = [p.detach().clone() for p in d_params]
+
+    model.zero_grad(set_to_none=True)  # (left-over discriminator gradients of a previous iteration)
+    out = model.generator_loss(source, target)
+    out["loss"].backward()
+    for i, module in enumerate(model.generator_modules()):
+        for name, p in module.named_parameters():
+            assert p.grad is not None and p.grad.abs().sum() > 0, f"generator module {i}: {name} got no gradient"
+    for p in model.discriminator_parameters():
+        assert p.grad is None, "generator_loss must not put gradient into a discriminator"
+    g_opt.step()
+
+    g_opt.zero_grad(set_to_none=True)
+    d_opt.zero_grad(set_to_none=True)
+    d_out = model.discriminator_loss(source, target)
+    d_out["loss"].backward()
+    for i, module in enumerate(model.discriminator_modules()):
+        for name, p in module.named_parameters():
+            assert p.grad is not None and p.grad.abs().sum() > 0, f"discriminator {i}: {name} got no gradient"
+    for p in model.generator_parameters():
+        assert p.grad is None, "discriminator_loss must use detached fakes"
+    d_opt.step()
+    for i, (before, p) in enumerate(zip(d_before, d_params, strict=True)):
+        assert not torch.equal(before, p.detach()), f"discriminator parameter {i} did not change"
+    assert all(torch.isfinite(v).all() for v in (*out.values(), *d_out.values()))

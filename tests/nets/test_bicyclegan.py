@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import checked_translation_step, random_pair
 
 from custom_networks.losses import lsgan_discriminator_loss
-from custom_networks.nets import BicycleGAN, TranslationModel
+from custom_networks.nets import BicycleGAN
 from custom_networks.nets.bicyclegan import LatentEncoder, LatentUNetGenerator
 
 torch.set_num_threads(1)
@@ -17,47 +18,10 @@ SHAPE_2D = (2, 1, 32, 32)
 SMALL = {"features": (4, 8, 16, 16), "encoder_channels": 4, "disc_channels": 4}
 
 
-def _pair(shape, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.rand(shape, generator=g), torch.rand(shape, generator=g)
-
-
-def _train_step(model: TranslationModel, source: torch.Tensor, target: torch.Tensor) -> None:
-    """One iteration as the translation trainer runs it, checking where the gradients go."""
-    g_opt = torch.optim.Adam(model.generator_parameters(), lr=1e-3, betas=(0.5, 0.999))
-    d_opt = torch.optim.Adam(model.discriminator_parameters(), lr=1e-3, betas=(0.5, 0.999))
-    d_params = list(model.discriminator_parameters())
-    d_before = [p.detach().clone() for p in d_params]
-
-    model.zero_grad(set_to_none=True)
-    out = model.generator_loss(source, target)
-    out["loss"].backward()
-    for i, module in enumerate(model.generator_modules()):
-        for name, p in module.named_parameters():
-            assert p.grad is not None and p.grad.abs().sum() > 0, f"generator module {i}: {name} got no gradient"
-    for p in model.discriminator_parameters():
-        assert p.grad is None, "generator_loss must not put gradient into a discriminator"
-    g_opt.step()
-
-    g_opt.zero_grad(set_to_none=True)
-    d_opt.zero_grad(set_to_none=True)
-    d_out = model.discriminator_loss(source, target)
-    d_out["loss"].backward()
-    for i, module in enumerate(model.discriminator_modules()):
-        for name, p in module.named_parameters():
-            assert p.grad is not None and p.grad.abs().sum() > 0, f"discriminator {i}: {name} got no gradient"
-    for p in model.generator_parameters():
-        assert p.grad is None, "discriminator_loss must use detached fakes"
-    d_opt.step()
-    for i, (before, p) in enumerate(zip(d_before, d_params, strict=True)):
-        assert not torch.equal(before, p.detach()), f"discriminator parameter {i} did not change"
-    assert all(torch.isfinite(v).all() for v in (*out.values(), *d_out.values()))
-
-
 @pytest.mark.parametrize("shape", [SHAPE_3D, SHAPE_2D])
 def test_shapes_and_range(shape):
     model = BicycleGAN(spatial_dims=len(shape) - 2, **SMALL)
-    source, target = _pair(shape)
+    source, target = random_pair(shape)
     mu, logvar = model.encoder(source)
     assert mu.shape == logvar.shape == (2, 8)
     fake = model(target)
@@ -72,7 +36,7 @@ def test_default_model_weights_and_deterministic_translation():
     model = BicycleGAN()
     weights = (model.lambda_adv, model.lambda_adv_lr, model.lambda_pixel, model.lambda_kl, model.lambda_latent)
     assert model.z_dim == 8 and weights == (1, 1, 10, 0.01, 0.5)
-    _, target = _pair(SHAPE_3D)
+    _, target = random_pair(SHAPE_3D)
     with torch.no_grad():
         first = model(target)
         torch.testing.assert_close(first, model(target), rtol=0, atol=0)
@@ -96,14 +60,14 @@ def test_one_training_iteration_trains_every_module_and_both_discriminators(shap
     calls = {"d_vae": 0, "d_lr": 0}
     for name in calls:
         getattr(model, name).register_forward_hook(lambda *_, n=name: calls.__setitem__(n, calls[n] + 1))
-    _train_step(model, *_pair(shape))
+    checked_translation_step(model, *random_pair(shape))
     assert calls == {"d_vae": 3, "d_lr": 3}  # once in generator_loss, twice (real, fake) in discriminator_loss
-    _train_step(model, *_pair(shape, seed=1))
+    checked_translation_step(model, *random_pair(shape, seed=1))
 
 
 def test_latent_regression_trains_the_generator_only():
     model = BicycleGAN(**SMALL)
-    out = model.generator_loss(*_pair(SHAPE_3D))
+    out = model.generator_loss(*random_pair(SHAPE_3D))
     enc, gen = list(model.encoder.parameters()), list(model.generator.parameters())
     grads = torch.autograd.grad(out["latent"], enc + gen, allow_unused=True, retain_graph=True)
     assert all(g is None for g in grads[: len(enc)]), "the latent regression must not update the encoder"
@@ -117,7 +81,7 @@ def test_latent_regression_trains_the_generator_only():
 
 def test_loss_terms_values_and_discriminator_pairing():
     model = BicycleGAN(**SMALL)
-    source, target = _pair(SHAPE_3D)
+    source, target = random_pair(SHAPE_3D)
     out = model.generator_loss(source, target)
     fake_vae, fake_lr = model._fakes
     with torch.no_grad():
@@ -134,14 +98,14 @@ def test_loss_terms_values_and_discriminator_pairing():
 
 def test_discriminator_loss_without_generator_pass_generates_fakes():
     model = BicycleGAN(**SMALL)
-    out = model.discriminator_loss(*_pair(SHAPE_3D))
+    out = model.discriminator_loss(*random_pair(SHAPE_3D))
     assert torch.isfinite(out["loss"]) and out["loss"].requires_grad
 
 
 @pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning", "ignore:.*is deprecated")
 def test_torchscript_trace_of_translate():
     model = BicycleGAN(**SMALL).eval()
-    _, target = _pair(SHAPE_3D)
+    _, target = random_pair(SHAPE_3D)
     traced = torch.jit.trace(model, target)
     with torch.no_grad():
         torch.testing.assert_close(traced(target), model(target))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import checked_translation_step, random_pair
 from torch import nn
 
 from custom_networks.losses import frozen_parameters, lsgan_discriminator_loss, lsgan_generator_loss
-from custom_networks.nets import CycleGAN, TranslationModel
+from custom_networks.nets import CycleGAN
 from custom_networks.nets.cyclegan import PyramidPatchDiscriminator, ResnetGenerator, large_kernel
 
 torch.set_num_threads(1)
@@ -15,43 +16,6 @@ torch.set_num_threads(1)
 SHAPE_3D = (2, 1, 32, 32, 24)  # the default discriminator (3 layers) needs every size >= 24
 SHAPE_2D = (2, 1, 32, 32)
 SMALL = {"channels": 4, "num_res_blocks": 2, "disc_channels": 4}
-
-
-def _pair(shape, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.rand(shape, generator=g), torch.rand(shape, generator=g)
-
-
-def _train_step(model: TranslationModel, source: torch.Tensor, target: torch.Tensor) -> None:
-    """One iteration as the translation trainer runs it, checking where the gradients go."""
-    g_opt = torch.optim.Adam(model.generator_parameters(), lr=1e-3, betas=(0.5, 0.999))
-    d_opt = torch.optim.Adam(model.discriminator_parameters(), lr=1e-3, betas=(0.5, 0.999))
-    d_params = list(model.discriminator_parameters())
-    d_before = [p.detach().clone() for p in d_params]
-
-    model.zero_grad(set_to_none=True)  # (left-over discriminator gradients of a previous iteration)
-    out = model.generator_loss(source, target)
-    out["loss"].backward()
-    for i, module in enumerate(model.generator_modules()):
-        for name, p in module.named_parameters():
-            assert p.grad is not None and p.grad.abs().sum() > 0, f"generator module {i}: {name} got no gradient"
-    for p in model.discriminator_parameters():
-        assert p.grad is None, "generator_loss must not put gradient into a discriminator"
-    g_opt.step()
-
-    g_opt.zero_grad(set_to_none=True)
-    d_opt.zero_grad(set_to_none=True)
-    d_out = model.discriminator_loss(source, target)
-    d_out["loss"].backward()
-    for i, module in enumerate(model.discriminator_modules()):
-        for name, p in module.named_parameters():
-            assert p.grad is not None and p.grad.abs().sum() > 0, f"discriminator {i}: {name} got no gradient"
-    for p in model.generator_parameters():
-        assert p.grad is None, "discriminator_loss must use detached fakes"
-    d_opt.step()
-    for i, (before, p) in enumerate(zip(d_before, d_params, strict=True)):
-        assert not torch.equal(before, p.detach()), f"discriminator parameter {i} did not change"
-    assert all(torch.isfinite(v).all() for v in (*out.values(), *d_out.values()))
 
 
 class _Affine(nn.Module):
@@ -88,7 +52,7 @@ def test_frozen_parameters_blocks_parameter_gradient_but_not_input_gradient():
 @pytest.mark.parametrize("shape", [SHAPE_3D, SHAPE_2D])
 def test_shapes_range_and_discriminator_outputs(shape):
     model = CycleGAN(spatial_dims=len(shape) - 2, **SMALL)
-    source, target = _pair(shape)
+    source, target = random_pair(shape)
     fake = model(target)
     assert fake.shape == shape and fake.min() >= 0 and fake.max() <= 1
     scores = model.d_s(source)
@@ -101,7 +65,7 @@ def test_shapes_range_and_discriminator_outputs(shape):
 def test_default_model_builds_and_translates_deterministically():
     model = CycleGAN()
     assert model.lambda_cycle == 10 and model.lambda_identity == 5 and model.pool_s.pool_size == 50
-    _, target = _pair(SHAPE_3D)
+    _, target = random_pair(SHAPE_3D)
     with torch.no_grad():
         torch.testing.assert_close(model(target), model(target), rtol=0, atol=0)
     assert len(list(model.generator_modules())) == 2 and len(list(model.discriminator_modules())) == 2
@@ -110,16 +74,16 @@ def test_default_model_builds_and_translates_deterministically():
 @pytest.mark.parametrize("shape", [SHAPE_3D, SHAPE_2D])
 def test_one_training_iteration_trains_every_module(shape):
     model = CycleGAN(spatial_dims=len(shape) - 2, **SMALL)
-    _train_step(model, *_pair(shape))
+    checked_translation_step(model, *random_pair(shape))
     assert len(model.pool_s) == 2 and len(model.pool_t) == 2  # fakes went through the replay buffers
-    _train_step(model, *_pair(shape, seed=1))
+    checked_translation_step(model, *random_pair(shape, seed=1))
 
 
 def test_cycle_identity_and_adversarial_terms_use_the_right_generators_and_discriminators():
     model = CycleGAN(**SMALL, pool_size=0)
     model.g_t2s = _Affine(0.5, 0.0)  # target -> source
     model.g_s2t = _Affine(1.0, 0.25)  # source -> target
-    source, target = _pair(SHAPE_3D)
+    source, target = random_pair(SHAPE_3D)
     out = model.generator_loss(source, target)
     # cycle_t = |g_s2t(g_t2s(t)) - t| ; a swapped generator would give |0.25 t - t| or |t + 0.5 - t|
     torch.testing.assert_close(out["cycle_t"], (0.5 * target + 0.25 - target).abs().mean())
@@ -141,20 +105,20 @@ def test_cycle_identity_and_adversarial_terms_use_the_right_generators_and_discr
 
 def test_identity_weight_zero_skips_identity_terms():
     model = CycleGAN(**SMALL, lambda_identity=0.0)
-    out = model.generator_loss(*_pair(SHAPE_3D))
+    out = model.generator_loss(*random_pair(SHAPE_3D))
     assert "idt_s" not in out and "idt_t" not in out
 
 
 def test_discriminator_loss_without_generator_pass_generates_fakes():
     model = CycleGAN(**SMALL)
-    out = model.discriminator_loss(*_pair(SHAPE_3D))
+    out = model.discriminator_loss(*random_pair(SHAPE_3D))
     assert torch.isfinite(out["loss"]) and out["loss"].requires_grad
 
 
 @pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning", "ignore:.*is deprecated")
 def test_torchscript_trace_of_translate():
     model = CycleGAN(**SMALL).eval()
-    _, target = _pair(SHAPE_3D)
+    _, target = random_pair(SHAPE_3D)
     traced = torch.jit.trace(model, target)
     with torch.no_grad():
         torch.testing.assert_close(traced(target), model(target))

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import checked_translation_step, random_pair
 
 from custom_networks.losses import lsgan_discriminator_loss
-from custom_networks.nets import MUNIT, TranslationModel
+from custom_networks.nets import MUNIT
 from custom_networks.nets.munit import AdaINDecoder, adaptive_instance_norm
 
 torch.set_num_threads(1)
@@ -15,43 +16,6 @@ torch.set_num_threads(1)
 SHAPE_3D = (2, 1, 32, 32, 32)  # the default 3-scale discriminators need every size >= 32
 SHAPE_2D = (2, 1, 32, 32)
 SMALL = {"channels": 4, "num_res_blocks": 2, "mlp_dim": 16, "disc_channels": 4}
-
-
-def _pair(shape, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.rand(shape, generator=g), torch.rand(shape, generator=g)
-
-
-def _train_step(model: TranslationModel, source: torch.Tensor, target: torch.Tensor) -> None:
-    """One iteration as the translation trainer runs it, checking where the gradients go."""
-    g_opt = torch.optim.Adam(model.generator_parameters(), lr=1e-3, betas=(0.5, 0.999))
-    d_opt = torch.optim.Adam(model.discriminator_parameters(), lr=1e-3, betas=(0.5, 0.999))
-    d_params = list(model.discriminator_parameters())
-    d_before = [p.detach().clone() for p in d_params]
-
-    model.zero_grad(set_to_none=True)
-    out = model.generator_loss(source, target)
-    out["loss"].backward()
-    for i, module in enumerate(model.generator_modules()):
-        for name, p in module.named_parameters():
-            assert p.grad is not None and p.grad.abs().sum() > 0, f"generator module {i}: {name} got no gradient"
-    for p in model.discriminator_parameters():
-        assert p.grad is None, "generator_loss must not put gradient into a discriminator"
-    g_opt.step()
-
-    g_opt.zero_grad(set_to_none=True)
-    d_opt.zero_grad(set_to_none=True)
-    d_out = model.discriminator_loss(source, target)
-    d_out["loss"].backward()
-    for i, module in enumerate(model.discriminator_modules()):
-        for name, p in module.named_parameters():
-            assert p.grad is not None and p.grad.abs().sum() > 0, f"discriminator {i}: {name} got no gradient"
-    for p in model.generator_parameters():
-        assert p.grad is None, "discriminator_loss must use detached fakes"
-    d_opt.step()
-    for i, (before, p) in enumerate(zip(d_before, d_params, strict=True)):
-        assert not torch.equal(before, p.detach()), f"discriminator parameter {i} did not change"
-    assert all(torch.isfinite(v).all() for v in (*out.values(), *d_out.values()))
 
 
 def test_adaptive_instance_norm_sets_per_sample_channel_statistics():
@@ -65,7 +29,7 @@ def test_adaptive_instance_norm_sets_per_sample_channel_statistics():
 @pytest.mark.parametrize("shape", [SHAPE_3D, SHAPE_2D])
 def test_shapes_style_dim_and_range(shape):
     model = MUNIT(spatial_dims=len(shape) - 2, **SMALL)
-    source, target = _pair(shape)
+    source, target = random_pair(shape)
     assert model.style_s(source).shape == (2, 8) and model.style_t(target).shape == (2, 8)
     content = model.content_t(target)
     assert content.shape == (2, 16, *(s // 4 for s in shape[2:]))
@@ -83,7 +47,7 @@ def test_default_model_weights_and_deterministic_translation():
     assert model.style_dim == 8 and model.decoder_s.mlp[-1].out_features == model.decoder_s.num_adain_params
     weights = (model.lambda_adv, model.lambda_image, model.lambda_content, model.lambda_style, model.lambda_cycle)
     assert weights == (1, 10, 1, 1, 0)
-    _, target = _pair(SHAPE_3D)
+    _, target = random_pair(SHAPE_3D)
     with torch.no_grad():
         first, second = model(target), model(target)
         torch.testing.assert_close(first, second, rtol=0, atol=0)
@@ -100,7 +64,7 @@ def test_adain_parameters_depend_on_the_style_code():
     out_a, out_b = decoder(content, styles[:1]), decoder(content, styles[1:])
     assert out_a.shape == (1, 1, 16, 16, 8) and (out_a - out_b).abs().max() > 1e-4
     model = MUNIT(**SMALL)
-    _, target = _pair(SHAPE_3D)
+    _, target = random_pair(SHAPE_3D)
     with torch.no_grad():
         sampled = model.translate(target, style=torch.randn(2, 8))
         assert (sampled - model(target)).abs().max() > 1e-4
@@ -109,14 +73,14 @@ def test_adain_parameters_depend_on_the_style_code():
 @pytest.mark.parametrize("shape", [SHAPE_3D, SHAPE_2D])
 def test_one_training_iteration_trains_every_module(shape):
     model = MUNIT(spatial_dims=len(shape) - 2, **SMALL)
-    _train_step(model, *_pair(shape))
-    _train_step(model, *_pair(shape, seed=1))
+    checked_translation_step(model, *random_pair(shape))
+    checked_translation_step(model, *random_pair(shape, seed=1))
 
 
 def test_cycle_term_and_loss_composition():
     model = MUNIT(**SMALL, lambda_cycle=10.0)
     torch.manual_seed(0)
-    out = model.generator_loss(*_pair(SHAPE_3D))
+    out = model.generator_loss(*random_pair(SHAPE_3D))
     assert "cycle" in out
     expected = out["adv"] + 10 * out["recon_x"] + out["recon_c"] + out["recon_s"] + 10 * out["cycle"]
     torch.testing.assert_close(out["loss"], expected)
@@ -124,7 +88,7 @@ def test_cycle_term_and_loss_composition():
 
 def test_within_domain_reconstruction_and_discriminator_pairing():
     model = MUNIT(**SMALL)
-    source, target = _pair(SHAPE_3D)
+    source, target = random_pair(SHAPE_3D)
     out = model.generator_loss(source, target)
     with torch.no_grad():
         rec_s = model.decoder_s(model.content_s(source), model.style_s(source))
@@ -138,7 +102,7 @@ def test_within_domain_reconstruction_and_discriminator_pairing():
 
 def test_mean_style_mode_tracks_the_source_styles():
     model = MUNIT(**SMALL, style_mode="mean", style_momentum=0.1)
-    source, target = _pair(SHAPE_3D)
+    source, target = random_pair(SHAPE_3D)
     torch.testing.assert_close(model.source_style(2), torch.zeros(2, 8))  # before training: the prior mean
     model.generator_loss(source, target)
     with torch.no_grad():
@@ -159,14 +123,14 @@ def test_mean_style_mode_tracks_the_source_styles():
 
 def test_discriminator_loss_without_generator_pass_generates_fakes():
     model = MUNIT(**SMALL)
-    out = model.discriminator_loss(*_pair(SHAPE_3D))
+    out = model.discriminator_loss(*random_pair(SHAPE_3D))
     assert torch.isfinite(out["loss"]) and out["loss"].requires_grad
 
 
 @pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning", "ignore:.*is deprecated")
 def test_torchscript_trace_of_translate():
     model = MUNIT(**SMALL).eval()
-    _, target = _pair(SHAPE_3D)
+    _, target = random_pair(SHAPE_3D)
     traced = torch.jit.trace(model, target)
     with torch.no_grad():
         torch.testing.assert_close(traced(target), model(target))
