@@ -5,6 +5,7 @@ from __future__ import annotations
 from .joint_evaluator import JointEvaluator
 from .joint_gan_trainer import JointGanTrainer
 from .translation_trainer import TranslationGanTrainer, TranslationPrepareBatch
+from .two_step_trainer import TwoOptimizerTrainer
 from .utils import (
     GENERATOR_OUTPUTS,
     JointPrepareBatch,
@@ -24,7 +25,8 @@ __all__ = [
     "make_grad_scaler",
     "resolve_generator_output",
     "split_generator_output",
-    "unwrap_module",
     "TranslationGanTrainer",
     "TranslationPrepareBatch",
+    "TwoOptimizerTrainer",
+    "unwrap_module",
 ]

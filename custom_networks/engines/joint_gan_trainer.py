@@ -12,9 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
-from monai.engines import Trainer
 from monai.engines.utils import IterationEvents, default_metric_cmp_fn
-from monai.engines.workflow import Workflow
 from monai.inferers import Inferer, SimpleInferer
 from monai.utils import AdversarialIterationEvents
 from monai.utils.enums import CommonKeys as Keys
@@ -25,6 +23,7 @@ from torch.utils.data import DataLoader
 from custom_networks.losses.joint_loss import JointSRSegLoss, LeastSquaresDiscriminatorLoss
 from custom_networks.nets.discriminator_input import conditioned_pair
 
+from .two_step_trainer import TwoOptimizerTrainer
 from .utils import JointPrepareBatch, amp_autocast, make_grad_scaler, resolve_generator_output, split_generator_output
 
 if TYPE_CHECKING:
@@ -38,7 +37,7 @@ def _detach(t: torch.Tensor | None) -> torch.Tensor | None:
     return None if t is None else t.detach()
 
 
-class JointGanTrainer(Trainer):
+class JointGanTrainer(TwoOptimizerTrainer):
     """Trains a joint SR + segmentation generator, with or without a conditional discriminator.
 
     Each iteration:
@@ -197,30 +196,6 @@ class JointGanTrainer(Trainer):
     def network(self) -> nn.Module:
         """The generator (alias, for handlers written for ``SupervisedTrainer``)."""
         return self.generator
-
-    @property
-    def _compute_device(self) -> torch.device:
-        return self.state.device if self.state.device is not None else torch.device("cpu")
-
-    def run(self) -> None:  # type: ignore[override]
-        """Run the training; calling it again continues from the current state (e.g. after ``CheckpointLoader``).
-
-        Unlike ``monai.engines.Trainer.run`` this keeps the scaler built at construction (fp16 on CUDA only), so a
-        checkpointed scaler state survives.
-        """
-        Workflow.run(self)
-
-    def _backward_step(self, loss: torch.Tensor, optimizer: Optimizer, backward_events: Sequence[Any]) -> None:
-        if self.scaler is not None:
-            self.scaler.scale(loss).backward()
-        else:
-            loss.backward()
-        for event in backward_events:
-            self.fire_event(event)
-        if self.scaler is not None:
-            self.scaler.step(optimizer)
-        else:
-            optimizer.step()
 
     def _iteration(self, engine: JointGanTrainer, batchdata: dict[str, torch.Tensor]) -> dict:
         """One generator step then (with a discriminator) one discriminator step.

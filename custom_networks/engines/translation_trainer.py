@@ -14,9 +14,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import torch
-from monai.engines import Trainer
 from monai.engines.utils import IterationEvents, PrepareBatch, default_metric_cmp_fn
-from monai.engines.workflow import Workflow
 from monai.utils import AdversarialIterationEvents
 from torch import nn
 from torch.optim.optimizer import Optimizer
@@ -24,6 +22,7 @@ from torch.utils.data import DataLoader
 
 from custom_networks.nets.translation_base import TranslationModel
 
+from .two_step_trainer import TwoOptimizerTrainer
 from .utils import amp_autocast, make_grad_scaler
 
 if TYPE_CHECKING:
@@ -133,7 +132,7 @@ def call_translation_model(model: nn.Module, method: str, *args: torch.Tensor) -
     return getattr(model, method)(*args)
 
 
-class TranslationGanTrainer(Trainer):
+class TranslationGanTrainer(TwoOptimizerTrainer):
     """Trains any :class:`~custom_networks.nets.TranslationModel` (V-AMA, CycleGAN, MUNIT, BicycleGAN).
 
     Each iteration, with ``(source, target)`` from ``prepare_batch``:
@@ -281,30 +280,6 @@ class TranslationGanTrainer(Trainer):
     def network(self) -> nn.Module:
         """The translation model (alias, for handlers written for ``SupervisedTrainer``)."""
         return self.model
-
-    @property
-    def _compute_device(self) -> torch.device:
-        return self.state.device if self.state.device is not None else torch.device("cpu")
-
-    def run(self) -> None:  # type: ignore[override]
-        """Run the training; calling it again continues from the current state (e.g. after ``CheckpointLoader``).
-
-        Unlike ``monai.engines.Trainer.run`` this keeps the scaler built at construction (fp16 on CUDA only), so a
-        checkpointed scaler state survives.
-        """
-        Workflow.run(self)
-
-    def _backward_step(self, loss: torch.Tensor, optimizer: Optimizer, backward_events: Sequence[Any]) -> None:
-        if self.scaler is not None:
-            self.scaler.scale(loss).backward()
-        else:
-            loss.backward()
-        for event in backward_events:
-            self.fire_event(event)
-        if self.scaler is not None:
-            self.scaler.step(optimizer)
-        else:
-            optimizer.step()
 
     def _iteration(self, engine: TranslationGanTrainer, batchdata: dict[str, torch.Tensor]) -> dict:
         """One generator step then one discriminator step.
