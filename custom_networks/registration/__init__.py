@@ -9,12 +9,15 @@ slice of the heart. Here the same landmarks initialise a least-squares rigid fit
 * :func:`register_rigid`: arrays + affines -> :class:`RigidResult` (``matrix`` maps fixed/target world points to
   moving/source world points, RAS mm).
 * :func:`resample_moving`: the moving image or label map on the fixed grid through a result.
+* :func:`register_labels_deformable`: label-driven deformable refinement (diffeomorphic demons) of a rigidly
+  aligned pair of different subjects, used to build V-AMA's training pairs.
 * :func:`align_pair`: files in, the aligned moving image (+ label map) and a transform JSON out;
   command line ``python -m custom_networks.registration align --fixed F --moving M --out O``.
 """
 
 from __future__ import annotations
 
+from custom_networks.registration.deformable import DeformableResult, label_dice, register_labels_deformable
 from custom_networks.registration.landmarks import LANDMARK_NAMES, LandmarkSet, label_landmarks, landmark_slice_axis
 from custom_networks.registration.rigid import (
     RegistrationError,
@@ -28,6 +31,7 @@ from custom_networks.registration.rigid import (
 )
 
 __all__ = [
+    "DeformableResult",
     "LANDMARK_NAMES",
     "LandmarkSet",
     "RegistrationError",
@@ -35,8 +39,10 @@ __all__ = [
     "align_pair",
     "euler_angles_deg",
     "fit_rigid_points",
+    "label_dice",
     "label_landmarks",
     "landmark_slice_axis",
+    "register_labels_deformable",
     "register_rigid",
     "resample_moving",
     "transform_json_path",
