@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .joint_evaluator import JointEvaluator
 from .joint_gan_trainer import JointGanTrainer
+from .poly_lr import PolynomialDecayLR
 from .translation_trainer import TranslationGanTrainer, TranslationPrepareBatch
 from .two_step_trainer import TwoOptimizerTrainer
 from .utils import (
@@ -23,6 +24,7 @@ __all__ = [
     "JointPrepareBatch",
     "amp_autocast",
     "make_grad_scaler",
+    "PolynomialDecayLR",
     "resolve_generator_output",
     "split_generator_output",
     "TranslationGanTrainer",
