@@ -1,0 +1,97 @@
+"""Picture of the domain adaptation on one generated target test case: the target image and each trained
+translation (V-AMA and the comparators with weights under ``vama_bundle/models``), each with the frozen
+Gemini-GAN's segmentation, beside the HR reference labels.
+
+Usage::
+
+    python benchmarks/vama_figure.py --case sub-0010_ED --out vama_bundle/docs/images/translations.png
+
+Uses the bundle's own configs (``train.json`` + a comparator override) for the preprocessing, the networks and
+the validation inferer, so the picture shows what ``evaluate.json`` scores.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import fire
+import matplotlib
+import numpy as np
+import torch
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from monai.bundle import ConfigParser  # noqa: E402
+
+from custom_networks.bundle import load_pairs  # noqa: E402
+from custom_networks.data.preview import LABEL_COLORS  # noqa: E402
+from custom_networks.utils.nifti import InputError, save_figure  # noqa: E402
+
+CONFIGS = Path(__file__).resolve().parents[1] / "vama_bundle" / "configs"
+METHODS = ("vama", "cyclegan", "munit", "bicyclegan")
+NAMES = {"vama": "V-AMA", "cyclegan": "CycleGAN", "munit": "MUNIT", "bicyclegan": "BicycleGAN"}
+
+
+def _parser(method: str) -> ConfigParser:
+    parser = ConfigParser()
+    extra = [] if method == "vama" else [str(CONFIGS / "comparators" / f"{method}.json")]
+    parser.read_config([str(CONFIGS / "train.json"), *extra])
+    return parser
+
+
+def _overlay(ax, image: np.ndarray, label: np.ndarray | None, title: str) -> None:
+    ax.imshow(image.T, cmap="gray", origin="lower", vmin=0, vmax=1)
+    if label is not None:
+        for value, color in LABEL_COLORS.items():
+            if value and (label == value).any():
+                ax.contour((label == value).T, levels=[0.5], colors=[color], linewidths=0.8)
+    ax.set_title(title, fontsize=9)
+    ax.axis("off")
+
+
+def main(case: str = "sub-0010_ED", out: str = "vama_bundle/docs/images/translations.png") -> None:
+    """Draw the figure.
+
+    Args:
+        case: target test case (``<subject>_<phase>``).
+        out: PNG path.
+    """
+    base = _parser("vama")
+    items = [
+        i
+        for i in load_pairs(base.get_parsed_content("dataset_dir"), "test", include_rejected=True)
+        if i["case"] == case
+    ]
+    if not items:
+        raise InputError(f"{case}: not a target test case of the paired dataset")
+    data = base.get_parsed_content("validate#preprocessing")(items[0])
+    target, label = data["target"][None], data["target_label"][0].numpy()
+    gemini, inferer = base.get_parsed_content("gemini"), base.get_parsed_content("validate#inferer")
+    z = int(np.argmax((label > 0).sum(axis=(0, 1))))
+    panels = [("target (no adaptation)", target)]
+    with torch.no_grad():
+        for method in METHODS:
+            parser = base if method == "vama" else _parser(method)
+            ckpt = Path(parser.get_parsed_content("ckpt_dir")) / "model.pt"
+            if not ckpt.is_file():
+                continue
+            network = parser.get_parsed_content("network")
+            network.load_state_dict(torch.load(ckpt, map_location="cpu", weights_only=True))
+            network.eval()
+            panels.append((NAMES[method], inferer(target, network)))
+        segs = [inferer(image, gemini).argmax(1)[0].numpy() for _, image in panels]
+    fig, axes = plt.subplots(2, len(panels) + 1, figsize=(2.6 * (len(panels) + 1), 5.6))
+    for k, ((name, image), seg) in enumerate(zip(panels, segs, strict=True)):
+        _overlay(axes[0, k], image[0, 0].numpy()[:, :, z], None, name)
+        _overlay(axes[1, k], image[0, 0].numpy()[:, :, z], seg[:, :, z], "Gemini-GAN labels")
+    _overlay(axes[0, -1], target[0, 0].numpy()[:, :, z], label[:, :, z], "reference labels")
+    axes[1, -1].axis("off")
+    fig.suptitle(f"{case}, target_a domain, mid-heart short-axis slice (HR grid)", fontsize=10)
+    fig.tight_layout()
+    save_figure(fig, out)
+    plt.close(fig)
+    print(out)
+
+
+if __name__ == "__main__":
+    fire.Fire(main)
