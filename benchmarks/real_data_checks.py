@@ -59,6 +59,7 @@ from custom_networks.evaluate.floors import PROTOCOLS, find_floor_pairs, label_f
 from custom_networks.evaluate.held_out import (  # noqa: E402
     ACDC_TO_PROJECT,
     HeldOutSplit,
+    cine_stacks,
     drop_slices,
     inplane_heart_box,
     interpolate_dropped,
@@ -357,20 +358,6 @@ def _real_anatomy_markdown(floors: list[dict], reports: dict, n_maps: int, secon
 # --- 2. held-out slices ---------------------------------------------------------------------------------------------
 
 
-def _cine_stacks(cine: Path) -> list[tuple[str, Path, Path]]:
-    stacks = []
-    for source in sorted(p for p in cine.iterdir() if p.is_dir()):
-        for image in sorted(source.glob("sax_*.nii*")):
-            if "pseudolabel" in image.name:
-                continue
-            label = image.with_name(image.name.replace(".nii", "_pseudolabel.nii"))
-            if label.is_file():
-                stacks.append((f"{source.name}_{image.name.split('.nii')[0].removeprefix('sax_')}", image, label))
-    if not stacks:
-        raise InputError(f"{cine}: no sax_*.nii.gz stack with its *_pseudolabel.nii.gz found")
-    return stacks
-
-
 def _timed(fn, *args, **kwargs):
     start = time.perf_counter()
     out = fn(*args, **kwargs)
@@ -384,7 +371,7 @@ def check_held_out_slices(data: Path, out: Path, work: Path) -> list[str]:
         Markdown lines of the part.
     """
     start = time.perf_counter()
-    stacks = _cine_stacks(data / "cine_sax")
+    stacks = cine_stacks(data / "cine_sax")
     splits: dict[str, tuple[HeldOutSplit, np.ndarray]] = {}
     for name, image, label in stacks:
         stack, affine = load_nifti(image)

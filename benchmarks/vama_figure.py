@@ -89,7 +89,6 @@ def main(case: str = "sub-0010_ED", out: str = "vama_bundle/docs/images/translat
     fig.suptitle(f"{case}, target_a domain, mid-heart short-axis slice (HR grid)", fontsize=10)
     fig.tight_layout()
     save_figure(fig, out)
-    plt.close(fig)
     print(out)
 
 

@@ -30,8 +30,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from custom_networks.bundle.workflows import load_workflow
-from custom_networks.evaluate.held_out import ACDC_TO_PROJECT, label_agreement, map_labels
-from custom_networks.utils.nifti import InputError, atomic_output_dir, load_nifti
+from custom_networks.evaluate.held_out import ACDC_TO_PROJECT, cine_stacks, label_agreement, map_labels
+from custom_networks.utils.nifti import atomic_output_dir, load_nifti
 
 logger = logging.getLogger("vama_real_agreement")
 
@@ -40,25 +40,6 @@ VAMA_BUNDLE = ROOT / "vama_bundle"
 METHODS = ("vama", "cyclegan", "munit", "bicyclegan")
 NO_ADAPTATION = "no_adaptation"
 CLASSES = ("lv", "myo", "rv")
-
-
-def cine_stacks(cine: Path) -> list[tuple[str, Path, Path]]:
-    """``(name, stack, pseudo-label)`` for every stack with a pseudo-label under ``cine/<source>/``.
-
-    Args:
-        cine: the ``cine_sax`` folder.
-    """
-    if not cine.is_dir():
-        raise InputError(f"{cine}: no such folder (expected <data>/cine_sax/<source>/sax_*.nii.gz)")
-    stacks = []
-    for source in sorted(p for p in cine.iterdir() if p.is_dir()):
-        for image in sorted(source.glob("sax_*.nii*")):
-            label = image.with_name(image.name.replace(".nii", "_pseudolabel.nii"))
-            if "pseudolabel" not in image.name and label.is_file():
-                stacks.append((f"{source.name}_{image.name.split('.nii')[0].removeprefix('sax_')}", image, label))
-    if not stacks:
-        raise InputError(f"{cine}: no sax_*.nii.gz stack with its *_pseudolabel.nii.gz found")
-    return stacks
 
 
 def _ckpt(method: str) -> Path:

@@ -109,3 +109,25 @@ def checked_translation_step(model, source: torch.Tensor, target: torch.Tensor) 
     for i, (before, p) in enumerate(zip(d_before, d_params, strict=True)):
         assert not torch.equal(before, p.detach()), f"discriminator parameter {i} did not change"
     assert all(torch.isfinite(v).all() for v in (*out.values(), *d_out.values()))
+
+
+def tiny_pairs(tmp_path_factory) -> Path:
+    """3 source + 3 target_a subjects (one per split), aligned pairs; built once per test process (V-AMA tests)."""
+    from custom_networks.bundle import ensure_paired_dataset
+
+    return ensure_paired_dataset(tmp_path_factory.getbasetemp() / "vama_tiny_pairs", subjects=3, progress=False)
+
+
+def reoriented_copy(src, dst):
+    """Same voxels in world space, stored with the slice axis first and one in-plane axis flipped."""
+    import nibabel as nib
+
+    img = nib.load(src)
+    data, aff = np.asarray(img.dataobj), img.affine
+    flip = np.eye(4)
+    flip[1, 1], flip[1, 3] = -1, data.shape[1] - 1
+    data = data[:, ::-1, :]
+    aff = aff @ flip
+    perm = np.eye(4)[[2, 0, 1, 3]].T  # new index (k, i, j) -> old (i, j, k)
+    nib.save(nib.Nifti1Image(np.ascontiguousarray(np.transpose(data, (2, 0, 1))), aff @ perm), str(dst))
+    return dst

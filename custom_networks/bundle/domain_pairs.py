@@ -42,7 +42,7 @@ from tqdm.auto import tqdm
 
 from custom_networks.data.dataset import case_name, synthesize_dataset
 from custom_networks.data.geometry import resample_to_grid
-from custom_networks.registration import align_pair, register_labels_deformable
+from custom_networks.registration import align_pair, label_dice, register_labels_deformable
 from custom_networks.utils.nifti import InputError, atomic_output_dir, load_nifti, save_nifti
 
 __all__ = ["PAIR_KEYS", "SPLITS", "ensure_paired_dataset", "load_pairs", "pair_datasets", "target_inference_inputs"]
@@ -68,22 +68,6 @@ DEFAULT_REGISTRATION: dict[str, Any] = {"iterations": [200, 200, 500]}
 
 #: Offset between the source and the target dataset seeds of :func:`ensure_paired_dataset` (different subjects).
 TARGET_SEED_OFFSET = 1000
-
-
-def _dice(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean Dice over the heart labels 1-3 present in either map (NaN when none is).
-
-    Args:
-        a: label map.
-        b: label map on the same grid.
-    """
-    scores = []
-    for label in (1, 2, 3):
-        x, y = a == label, b == label
-        total = int(x.sum()) + int(y.sum())
-        if total:
-            scores.append(2.0 * float((x & y).sum()) / total)
-    return float(np.mean(scores)) if scores else float("nan")
 
 
 def _path_in(root: Path, path: Path) -> str:
@@ -259,8 +243,8 @@ def pair_datasets(
                 tgt, _ = load_nifti(target_label)
                 lab, lab_affine = load_nifti(source_label)
                 unaligned = resample_to_grid(np.rint(lab).astype(np.uint8), lab_affine, tgt.shape, fixed_affine)
-                before = _dice(unaligned, np.rint(tgt))
-                after = _dice(np.rint(load_nifti(staged / "source_label.nii.gz")[0]), np.rint(tgt))
+                before = label_dice(unaligned, np.rint(tgt))
+                after = label_dice(np.rint(load_nifti(staged / "source_label.nii.gz")[0]), np.rint(tgt))
             entry = {
                 "case": case,
                 "source_case": source_case,

@@ -17,8 +17,10 @@ largest voxel size, wherever it is in the array.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -30,6 +32,7 @@ from custom_networks.utils.nifti import InputError
 
 __all__ = [
     "ACDC_TO_PROJECT",
+    "cine_stacks",
     "HeldOutSplit",
     "drop_slices",
     "inplane_heart_box",
@@ -278,3 +281,27 @@ def label_agreement(
     outside its field of view) onto another label map's grid (e.g. the acquired slices)."""
     on_ref = sample_on_stack(pred_label, pred_affine, np.shape(ref_label), ref_affine, order=0)
     return dice_per_class(on_ref, ref_label)
+
+
+def cine_stacks(cine: str | os.PathLike) -> list[tuple[str, Path, Path]]:
+    """``(name, stack, pseudo-label)`` for every ``sax_*.nii*`` stack with its ``*_pseudolabel.nii*`` under
+    ``cine/<source>/`` (the layout of ``shared/data/cine_sax``); names are ``<source>_<stack>``, e.g. ``acdc_ed``.
+
+    Args:
+        cine: the ``cine_sax`` folder.
+
+    Raises:
+        InputError: the folder is missing or holds no stack with a pseudo-label.
+    """
+    cine = Path(cine)
+    if not cine.is_dir():
+        raise InputError(f"{cine}: no such folder (expected <data>/cine_sax/<source>/sax_*.nii.gz)")
+    stacks = []
+    for source in sorted(p for p in cine.iterdir() if p.is_dir()):
+        for image in sorted(source.glob("sax_*.nii*")):
+            label = image.with_name(image.name.replace(".nii", "_pseudolabel.nii"))
+            if "pseudolabel" not in image.name and label.is_file():
+                stacks.append((f"{source.name}_{image.name.split('.nii')[0].removeprefix('sax_')}", image, label))
+    if not stacks:
+        raise InputError(f"{cine}: no sax_*.nii.gz stack with its *_pseudolabel.nii.gz found")
+    return stacks

@@ -34,7 +34,7 @@ DEFAULT_DEMONS: dict = {"iterations": (60, 40, 0), "field_sigma": 2.0, "label_si
 
 
 def label_dice(a: np.ndarray, b: np.ndarray, classes: Sequence[int] = (1, 2, 3)) -> float:
-    """Mean Dice of two label maps over the classes present in either.
+    """Mean Dice of two label maps over the classes present in either (NaN when none is).
 
     Args:
         a: first label map.
@@ -46,7 +46,7 @@ def label_dice(a: np.ndarray, b: np.ndarray, classes: Sequence[int] = (1, 2, 3))
         total = int(np.sum(a == c) + np.sum(b == c))
         if total:
             scores.append(2.0 * np.sum((a == c) & (b == c)) / total)
-    return float(np.mean(scores)) if scores else 0.0
+    return float(np.mean(scores)) if scores else float("nan")
 
 
 @dataclass

@@ -8,16 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import dice
+from conftest import dice, tiny_pairs
 
 from custom_networks.bundle import domain_pairs, ensure_paired_dataset, load_pairs, pair_datasets
 from custom_networks.data.geometry import resample_to_grid
+from custom_networks.registration import label_dice
 from custom_networks.utils import InputError, load_nifti
-
-
-def tiny_pairs(tmp_path_factory) -> Path:
-    """3 source + 3 target_a subjects (one per split), aligned pairs; built once per test process."""
-    return ensure_paired_dataset(tmp_path_factory.getbasetemp() / "vama_tiny_pairs", subjects=3, progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +130,7 @@ def test_rigid_only_pairing_keeps_the_rigid_overlap(pairs_dir, tmp_path):
     refined = next(i for i in refined["training"] if i["case"] == item["case"])
     rigid_label = load_nifti(out / item["source_label"])[0]
     target_label = load_nifti(out / item["target_label"])[0]
-    rigid = domain_pairs._dice(np.rint(rigid_label), np.rint(target_label))
+    rigid = label_dice(np.rint(rigid_label), np.rint(target_label))
     assert rigid == pytest.approx(item["registration"]["dice_after"], abs=1e-4)
     assert refined["registration"]["deformable"]["dice_after"] > rigid + 0.05
 

@@ -6,7 +6,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
-from conftest import GEMINI_CONFIGS, REPO, dice
+from conftest import GEMINI_CONFIGS, REPO, dice, reoriented_copy
 from monai.bundle import ConfigWorkflow
 
 from custom_networks.data import resample_to_grid
@@ -44,22 +44,9 @@ def tiny_ckpt(tmp_path_factory):
     return path
 
 
-def _reoriented_copy(src, dst):
-    """Same voxels in world space, stored with the slice axis first and one in-plane axis flipped."""
-    img = nib.load(src)
-    data, aff = np.asarray(img.dataobj), img.affine
-    flip = np.eye(4)
-    flip[1, 1], flip[1, 3] = -1, data.shape[1] - 1
-    data = data[:, ::-1, :]
-    aff = aff @ flip
-    perm = np.eye(4)[[2, 0, 1, 3]].T  # new index (k, i, j) -> old (i, j, k)
-    nib.save(nib.Nifti1Image(np.ascontiguousarray(np.transpose(data, (2, 0, 1))), aff @ perm), str(dst))
-    return dst
-
-
 def test_outputs_cover_the_input_in_world_coordinates(tiny_dataset, tiny_ckpt, tmp_path):
     src = tiny_dataset / "sub-0000" / "ED" / "lr_image.nii.gz"  # native stack, oblique, 1.25 x 1.25 x 10 mm
-    moved = _reoriented_copy(src, tmp_path / "case.nii.gz")
+    moved = reoriented_copy(src, tmp_path / "case.nii.gz")
     _infer(moved, tmp_path / "out", tiny_ckpt, features=TINY_FEATURES, seg_on_input_grid=True)
     inp = nib.load(moved)
     seg = nib.load(tmp_path / "out" / "case_seg.nii.gz")
@@ -104,7 +91,7 @@ def test_shipped_model_segments_a_reoriented_stack(tiny_dataset, tmp_path):
     """End-to-end geometry check with the shipped weights: a test stack stored with another axis order and a
     flipped axis is segmented where the heart is, in world coordinates (scored against the HR reference)."""
     case = tiny_dataset / "sub-0002" / "ES"
-    moved = _reoriented_copy(case / "lr_image.nii.gz", tmp_path / "stack.nii.gz")
+    moved = reoriented_copy(case / "lr_image.nii.gz", tmp_path / "stack.nii.gz")
     _infer(moved, tmp_path / "out", SHIPPED)
     seg = nib.load(tmp_path / "out" / "stack_seg.nii.gz")
     ref = nib.load(case / "hr_label.nii.gz")

@@ -9,10 +9,10 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
-from conftest import REPO
+from conftest import REPO, reoriented_copy, tiny_pairs
 from monai.bundle import ConfigWorkflow
 
-from custom_networks.bundle import ensure_paired_dataset, load_pairs
+from custom_networks.bundle import load_pairs
 from custom_networks.data.geometry import apply_affine, spacing_from_affine
 from custom_networks.nets import VAMA, GeminiGenerator
 
@@ -21,11 +21,6 @@ INFER = str(CONFIGS / "inference.json")
 META = str(CONFIGS / "metadata.json")
 TINY_FEATURES = [4, 8, 16, 32]
 TINY_GEMINI = [4, 8, 16, 32, 32]
-
-
-def tiny_pairs(tmp_path_factory) -> Path:
-    """3 source + 3 target_a subjects (one per split), aligned pairs; built once per test process."""
-    return ensure_paired_dataset(tmp_path_factory.getbasetemp() / "vama_tiny_pairs", subjects=3, progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -58,25 +53,12 @@ def _infer(input_path, out, setup, **overrides):
     wf.finalize()
 
 
-def _reoriented_copy(src, dst):
-    """Same voxels in world space, stored with the slice axis first and one in-plane axis flipped."""
-    img = nib.load(src)
-    data, aff = np.asarray(img.dataobj), img.affine
-    flip = np.eye(4)
-    flip[1, 1], flip[1, 3] = -1, data.shape[1] - 1
-    data = data[:, ::-1, :]
-    aff = aff @ flip
-    perm = np.eye(4)[[2, 0, 1, 3]].T  # new index (k, i, j) -> old (i, j, k)
-    nib.save(nib.Nifti1Image(np.ascontiguousarray(np.transpose(data, (2, 0, 1))), aff @ perm), str(dst))
-    return dst
-
-
 def _target_stack(setup) -> Path:
     return Path(load_pairs(setup["dataset"], "test")[0]["target_lr_image"])  # native target_a stack, oblique
 
 
 def test_adapted_volume_covers_the_input_in_world_coordinates_and_chains_gemini(setup, tmp_path):
-    moved = _reoriented_copy(_target_stack(setup), tmp_path / "case.nii.gz")
+    moved = reoriented_copy(_target_stack(setup), tmp_path / "case.nii.gz")
     out = tmp_path / "out"
     _infer(moved, out, setup, chain_gemini=True, gemini_overrides={**setup["gemini"], "sr_output": False})
     inp = nib.load(moved)

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO
+from conftest import REPO, tiny_pairs
 from ignite.engine import Events
 from monai.bundle import ConfigParser, ConfigWorkflow
 
-from custom_networks.bundle import ensure_paired_dataset, latest_checkpoint
+from custom_networks.bundle import latest_checkpoint
 from custom_networks.nets import VAMA, GeminiGenerator
 
 CONFIGS = REPO / "vama_bundle" / "configs"
@@ -21,11 +21,6 @@ MULTI_GPU = str(CONFIGS / "multi_gpu_train.json")
 META = str(CONFIGS / "metadata.json")
 TINY_FEATURES = [4, 8, 16, 32]
 TINY_GEMINI = [4, 8, 16, 32, 32]
-
-
-def tiny_pairs(tmp_path_factory) -> Path:
-    """3 source + 3 target_a subjects (one per split), aligned pairs; built once per test process."""
-    return ensure_paired_dataset(tmp_path_factory.getbasetemp() / "vama_tiny_pairs", subjects=3, progress=False)
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from custom_networks.data.geometry import centered_grid_affine, rotation_matrix,
 from custom_networks.evaluate.floors import find_floor_pairs, label_floor, nn_upsample_labels
 from custom_networks.evaluate.held_out import (
     ACDC_TO_PROJECT,
+    cine_stacks,
     drop_slices,
     interpolate_dropped,
     label_agreement,
@@ -177,3 +178,18 @@ def test_script_errors_clearly_without_data(tmp_path, capsys):
         script.main(data=str(tmp_path / "missing"), out=str(out))
     assert exit_info.value.code == 2 and "error:" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_cine_stacks_pairs_each_stack_with_its_pseudo_label(tmp_path):
+    for source in ("acdc", "mnms"):
+        (tmp_path / source).mkdir()
+        for name in ("sax_ed.nii.gz", "sax_ed_pseudolabel.nii.gz", "sax_es.nii.gz"):  # sax_es: no pseudo-label
+            (tmp_path / source / name).write_bytes(b"")
+    stacks = cine_stacks(tmp_path)
+    assert [s[0] for s in stacks] == ["acdc_ed", "mnms_ed"]
+    assert stacks[0][1].name == "sax_ed.nii.gz" and stacks[0][2].name == "sax_ed_pseudolabel.nii.gz"
+    with pytest.raises(InputError, match="no such folder"):
+        cine_stacks(tmp_path / "missing")
+    with pytest.raises(InputError, match="no sax_"):
+        (tmp_path / "empty" / "acdc").mkdir(parents=True)
+        cine_stacks(tmp_path / "empty")
