@@ -167,3 +167,29 @@ def test_multi_gpu_overrides():
                 assert handler.get("_disabled_") != "$@rank > 0", f"{list_id}#{i} ({target}) must run on every rank"
     assert seen == rank0_only
     assert "$import torch.distributed as dist" in config["imports"] and len(config["imports"]) > 2
+
+
+def test_histogram_matching_baseline_fits_on_the_training_sources_and_evaluates(overrides, tmp_path):
+    import nibabel as nib
+    import numpy as np
+
+    from custom_networks.bundle import load_pairs
+
+    config = [TRAIN, str(CONFIGS / "comparators" / "histogram_matching.json")]
+    _run(config, tmp_path, "training", **overrides)
+    state = torch.load(tmp_path / "models" / "model.pt", weights_only=True)
+    assert bool(state["fitted"])
+    # reference = mean foreground quantiles of the percentile-scaled training sources, recomputed here with numpy
+    levels = state["levels"].numpy()
+    quantiles = []
+    for item in load_pairs(overrides["dataset_dir"], "training"):
+        img = np.asarray(nib.load(item["source"]).dataobj, dtype=np.float64)
+        lo, hi = np.percentile(img, [0.5, 99.5])
+        img = np.clip((img - lo) / (hi - lo), 0.0, 1.0)
+        quantiles.append(np.quantile(img[img > 0], levels))
+    np.testing.assert_allclose(state["reference"].numpy(), np.mean(quantiles, 0), atol=2e-3)
+
+    _run([*config, EVALUATE], tmp_path, "evaluating", bundle_root=str(tmp_path), **overrides)
+    with open(tmp_path / "eval" / "histogram_matching" / "val_mean_dice_raw.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 2 and all("/sub-" in r["filename"] for r in rows)

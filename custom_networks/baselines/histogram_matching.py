@@ -1,0 +1,124 @@
+"""Classic intensity-harmonisation baseline for domain adaptation: histogram matching onto the source cohort.
+
+The simplest answer to "my scanner's images look different" is a monotone intensity remapping: map the quantiles
+of each target image's foreground histogram onto the mean foreground quantiles of the source cohort, piecewise
+linearly between quantiles (histogram matching; with a few landmarks this is Nyul-Udupa histogram
+standardisation). It changes no structure: what it cannot fix (blur, noise, texture, contrasts that swap order)
+is left to the learned translations. Any learned domain adaptation must beat it to be worth its cost.
+
+:class:`HistogramMatching` is an ``nn.Module`` with the same deployable interface as the translation models
+(``forward(target) -> translation``, same shape, [0, 1] range), so the V-AMA bundle evaluates it like a
+comparator; its "training" is :meth:`HistogramMatching.fit` on source-domain images, and its state dict
+(the reference quantiles) is its checkpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+from torch import nn
+
+__all__ = ["HistogramMatching", "interp_monotone"]
+
+
+def interp_monotone(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
+    """Piecewise-linear interpolation ``f(x)`` through the points ``(xp, fp)``, constant beyond the ends.
+
+    ``xp`` must be non-decreasing (ties are allowed: the first of equal abscissae is used); like ``numpy.interp``.
+
+    Args:
+        x: where to evaluate, any shape.
+        xp: abscissae ``(N,)``, non-decreasing.
+        fp: ordinates ``(N,)``.
+
+    Returns:
+        ``f(x)``, same shape as ``x``.
+    """
+    flat = x.reshape(-1)
+    idx = torch.searchsorted(xp, flat, right=True).clamp(1, xp.numel() - 1)
+    x0, x1 = xp[idx - 1], xp[idx]
+    y0, y1 = fp[idx - 1], fp[idx]
+    width = x1 - x0
+    t = torch.where(width > 0, (flat - x0) / width.clamp_min(torch.finfo(width.dtype).tiny), torch.ones_like(flat))
+    out = y0 + t.clamp(0.0, 1.0) * (y1 - y0)
+    out = torch.where(flat <= xp[0], fp[0], out)
+    out = torch.where(flat >= xp[-1], fp[-1], out)
+    return out.reshape(x.shape)
+
+
+def _foreground_quantiles(image: torch.Tensor, levels: torch.Tensor, threshold: float) -> torch.Tensor:
+    """Quantiles ``levels`` of the voxels of ``image`` above ``threshold`` (by sorting: no size limit)."""
+    values = image.reshape(-1)
+    values = values[values > threshold]
+    if values.numel() == 0:
+        raise ValueError(f"the image has no voxel above the foreground threshold {threshold}.")
+    values, _ = torch.sort(values.float())
+    pos = levels.to(values) * (values.numel() - 1)
+    lo = pos.floor().long()
+    hi = pos.ceil().long()
+    return values[lo] + (pos - lo) * (values[hi] - values[lo])
+
+
+class HistogramMatching(nn.Module):
+    """Histogram matching of each input volume onto the source cohort's mean foreground quantiles.
+
+    For every volume of a batch: its foreground (voxels above ``foreground_threshold``; air and the clipped lowest
+    percentile are 0 after the pipeline's percentile scaling) is mapped through the piecewise-linear function taking
+    its own ``num_quantiles`` quantiles onto the reference quantiles; background voxels are left unchanged. The
+    reference is the mean, over the source images given to :meth:`fit`, of their foreground quantiles. The mapping is
+    monotone: anatomy and edges stay where they are.
+
+    Args:
+        num_quantiles: number of equally spaced quantile levels from 0 to 1 (landmarks of the mapping; at least 2).
+        foreground_threshold: voxels at or below it are background (neither measured nor changed).
+
+    Raises:
+        ValueError: for fewer than 2 quantiles.
+    """
+
+    def __init__(self, num_quantiles: int = 101, foreground_threshold: float = 0.0) -> None:
+        super().__init__()
+        if int(num_quantiles) < 2:
+            raise ValueError(f"num_quantiles must be at least 2, got {num_quantiles}.")
+        self.foreground_threshold = float(foreground_threshold)
+        self.register_buffer("levels", torch.linspace(0.0, 1.0, int(num_quantiles)))
+        self.register_buffer("reference", torch.linspace(0.0, 1.0, int(num_quantiles)))
+        self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
+
+    @torch.no_grad()
+    def fit(self, images: Iterable[torch.Tensor]) -> HistogramMatching:
+        """Set the reference quantiles from source-domain images.
+
+        Args:
+            images: source-domain volumes (any shape each, e.g. ``(1, H, W, D)``), scaled as the network inputs.
+
+        Returns:
+            ``self``.
+
+        Raises:
+            ValueError: when no image is given or one has no foreground.
+        """
+        quantiles = [
+            _foreground_quantiles(torch.as_tensor(img), self.levels, self.foreground_threshold) for img in images
+        ]
+        if not quantiles:
+            raise ValueError("fit needs at least one source-domain image.")
+        self.reference.copy_(torch.stack(quantiles).mean(0).to(self.reference))
+        self.fitted.fill_(True)
+        return self
+
+    def forward(self, target: torch.Tensor) -> torch.Tensor:
+        """Match every volume of ``target`` ``(B, C, *spatial)`` onto the reference histogram.
+
+        Raises:
+            RuntimeError: when the module was neither fitted nor loaded from a fitted state dict.
+        """
+        if not bool(self.fitted):
+            raise RuntimeError("HistogramMatching has no reference: call fit(source_images) or load its checkpoint.")
+        out = []
+        for volume in target:
+            own = _foreground_quantiles(volume, self.levels, self.foreground_threshold)
+            mapped = interp_monotone(volume.float(), own, self.reference.float()).to(volume.dtype)
+            out.append(torch.where(volume > self.foreground_threshold, mapped, volume))
+        return torch.stack(out)

@@ -1,0 +1,77 @@
+"""Fitting the histogram-matching baseline of the V-AMA bundle (``configs/comparators/histogram_matching.json``).
+
+The baseline (:class:`custom_networks.baselines.HistogramMatching`) has no trainable weights: its "training" is the
+mean foreground quantiles of the source cohort's training images, saved like any comparator's weights
+(``models/histogram_matching/model.pt``, a flat state dict) so that the bundle's evaluation and inference load it
+the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from custom_networks.baselines import HistogramMatching
+from custom_networks.utils.nifti import InputError
+
+__all__ = ["fit_histogram_matching"]
+
+logger = logging.getLogger(__name__)
+
+
+def fit_histogram_matching(
+    network: HistogramMatching,
+    items: Sequence[dict],
+    transform: Callable[[dict], dict],
+    ckpt_dir: str | os.PathLike,
+    key: str = "source",
+    progress: bool = True,
+) -> Path:
+    """Fit ``network`` on the source images of ``items`` and save its state dict as ``ckpt_dir/model.pt``.
+
+    Args:
+        network: the histogram-matching module to fit.
+        items: datalist items (e.g. the training pairs) holding a source-domain image path under ``key``.
+        transform: the loading and intensity scaling of the network inputs (e.g. the bundle's
+            ``validate#preprocessing``), applied to each item.
+        ckpt_dir: folder of the checkpoint (created if needed).
+        key: key of the source-domain image.
+        progress: show a progress bar.
+
+    Returns:
+        The checkpoint path.
+
+    Raises:
+        InputError: when ``items`` is empty, an item lacks ``key`` or an image has no foreground.
+    """
+    if not items:
+        raise InputError("no training items to fit the histogram matching on")
+    images = []
+    for item in tqdm(items, desc="source histograms", disable=not progress):
+        if key not in item:
+            raise InputError(f"training item {item.get('case', item)} has no '{key}' image")
+        images.append(torch.as_tensor(transform(dict(item))[key]))
+    try:
+        network.fit(images)
+    except ValueError as err:
+        raise InputError(f"histogram matching: {err}") from err
+    path = Path(ckpt_dir) / "model.pt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save({k: v.cpu() for k, v in network.state_dict().items()}, tmp)
+    os.replace(tmp, path)
+    ref = network.reference
+    logger.info(
+        "histogram matching fitted on %d source images (reference quantiles 5/50/95 %%: %.3f / %.3f / %.3f): %s",
+        len(images),
+        float(ref[len(ref) * 5 // 100]),
+        float(ref[len(ref) // 2]),
+        float(ref[len(ref) * 95 // 100]),
+        path,
+    )
+    return path
