@@ -54,6 +54,8 @@ class AdaptThenSegment(nn.Module):
             x: target-domain images ``(B, 1, *spatial)``, intensities in [0, 1].
         """
         translated = self.translator(x) if self.adapt else x
+        if translated is x:  # sliding-window inference scales each window's outputs in place: never return the input
+            translated = x.clone()
         return translated, self.segmenter(translated)
 
 
