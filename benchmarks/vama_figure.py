@@ -1,13 +1,14 @@
-"""Picture of the domain adaptation on one generated target test case: the target image and each trained
-translation (V-AMA and the comparators with weights under ``vama_bundle/models``), each with the frozen
-Gemini-GAN's segmentation, beside the HR reference labels.
+"""Picture of the domain adaptation on one generated target test case: the target image, each translation (histogram
+matching, V-AMA and the comparators with weights under ``vama_bundle/models``) and the case's source twin (the same
+subject rendered in the source domain: what a perfect translation outputs), each with the frozen Gemini-GAN's
+segmentation, beside the HR reference labels.
 
 Usage::
 
     python benchmarks/vama_figure.py --case sub-0010_ED --out vama_bundle/docs/images/translations.png
 
-Uses the bundle's own configs (``train.json`` + a comparator override) for the preprocessing, the networks and
-the validation inferer, so the picture shows what ``evaluate.json`` scores.
+Uses the bundle's own configs (``train.json`` + a comparator override + ``evaluate.json``) for the preprocessing, the
+networks and the inferer, so the picture shows what ``evaluate.json`` scores.
 """
 
 from __future__ import annotations
@@ -28,14 +29,20 @@ from custom_networks.data.preview import LABEL_COLORS  # noqa: E402
 from custom_networks.utils.nifti import InputError, save_figure  # noqa: E402
 
 CONFIGS = Path(__file__).resolve().parents[1] / "vama_bundle" / "configs"
-METHODS = ("vama", "cyclegan", "munit", "bicyclegan")
-NAMES = {"vama": "V-AMA", "cyclegan": "CycleGAN", "munit": "MUNIT", "bicyclegan": "BicycleGAN"}
+METHODS = ("histogram_matching", "vama", "cyclegan", "munit", "bicyclegan")
+NAMES = {
+    "histogram_matching": "histogram matching",
+    "vama": "V-AMA",
+    "cyclegan": "CycleGAN",
+    "munit": "MUNIT",
+    "bicyclegan": "BicycleGAN",
+}
 
 
 def _parser(method: str) -> ConfigParser:
     parser = ConfigParser()
     extra = [] if method == "vama" else [str(CONFIGS / "comparators" / f"{method}.json")]
-    parser.read_config([str(CONFIGS / "train.json"), *extra])
+    parser.read_config([str(CONFIGS / "train.json"), *extra, str(CONFIGS / "evaluate.json")])
     return parser
 
 
@@ -59,13 +66,13 @@ def main(case: str = "sub-0010_ED", out: str = "vama_bundle/docs/images/translat
     base = _parser("vama")
     items = [
         i
-        for i in load_pairs(base.get_parsed_content("dataset_dir"), "test", include_rejected=True)
+        for i in load_pairs(base.get_parsed_content("dataset_dir"), "test", include_rejected=True, source_twins=True)
         if i["case"] == case
     ]
     if not items:
         raise InputError(f"{case}: not a target test case of the paired dataset")
     data = base.get_parsed_content("validate#preprocessing")(items[0])
-    target, label = data["target"][None], data["target_label"][0].numpy()
+    target, label, twin = data["target"][None], data["target_label"][0].numpy(), data["target_twin"][None]
     gemini, inferer = base.get_parsed_content("gemini"), base.get_parsed_content("validate#inferer")
     z = int(np.argmax((label > 0).sum(axis=(0, 1))))
     panels = [("target (no adaptation)", target)]
@@ -78,7 +85,10 @@ def main(case: str = "sub-0010_ED", out: str = "vama_bundle/docs/images/translat
             network = parser.get_parsed_content("network")
             network.load_state_dict(torch.load(ckpt, map_location="cpu", weights_only=True))
             network.eval()
-            panels.append((NAMES[method], inferer(target, network)))
+            translator = parser.get_parsed_content("validate#network#translator")  # calibrated where deployed so
+            name = NAMES[method] + (" + calibration" if parser.get_parsed_content("calibrate") else "")
+            panels.append((name, inferer(target, translator)))
+        panels.append(("source twin (ideal)", twin))
         segs = [inferer(image, gemini).argmax(1)[0].numpy() for _, image in panels]
     fig, axes = plt.subplots(2, len(panels) + 1, figsize=(2.6 * (len(panels) + 1), 5.6))
     for k, ((name, image), seg) in enumerate(zip(panels, segs, strict=True)):

@@ -37,7 +37,7 @@ logger = logging.getLogger("vama_real_agreement")
 
 ROOT = Path(__file__).resolve().parents[1]
 VAMA_BUNDLE = ROOT / "vama_bundle"
-METHODS = ("vama", "cyclegan", "munit", "bicyclegan")
+METHODS = ("histogram_matching", "vama", "cyclegan", "munit", "bicyclegan")
 NO_ADAPTATION = "no_adaptation"
 CLASSES = ("lv", "myo", "rv")
 

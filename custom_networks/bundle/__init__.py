@@ -17,7 +17,7 @@ from custom_networks.bundle.domain_pairs import (
     target_inference_inputs,
 )
 from custom_networks.bundle.helpers import default_bundle_root, latest_checkpoint, load_datalist, without_none
-from custom_networks.bundle.histogram_baseline import fit_histogram_matching
+from custom_networks.bundle.histogram_baseline import fit_histogram_matching, load_calibration
 from custom_networks.bundle.inputs import inference_inputs
 from custom_networks.bundle.workflows import GEMINI_BUNDLE, load_workflow
 
@@ -33,6 +33,7 @@ __all__ = [
     "adapted_paths",
     "ensure_paired_dataset",
     "fit_histogram_matching",
+    "load_calibration",
     "frozen_network",
     "gemini_bundle_root",
     "load_pairs",

@@ -8,6 +8,10 @@ Layout of a paired dataset folder (``ensure_paired_dataset`` generates it when i
         <target_domain>/   target-domain dataset, generated from another seed (other subjects, other anatomy)
         aligned/<case>/    per target case: the paired source image and label map resampled on the target's grid
                            (rigid, then the deformable refinement), and the rigid transform (JSON)
+        source_twin/       generated data only: the target subjects rendered in the source domain (same seeds), the
+                           ground truth of a translation (custom_networks.bundle.source_twins)
+        external_test/     generated data only, made on first use: further target subjects and their source twins,
+                           an external test cohort (custom_networks.bundle.external_test)
         pairs.json         splits "training" / "validation" / "test" of converged pairs, "rejected" pairs
 
 Each target case (``<subject>_<phase>``) is paired with a source case of the **same split and phase**, in index
@@ -40,6 +44,8 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from custom_networks.bundle.external_test import ensure_external_test
+from custom_networks.bundle.source_twins import add_source_twins
 from custom_networks.data.dataset import case_name, synthesize_dataset
 from custom_networks.data.geometry import resample_to_grid
 from custom_networks.registration import align_pair, label_dice, register_labels_deformable
@@ -59,6 +65,8 @@ PAIR_KEYS = (
     "target_label",
     "target_hr_image",
     "target_lr_image",
+    "target_twin",
+    "target_twin_hr_image",
 )
 
 #: Registration options of the pairing (on top of :func:`custom_networks.registration.register_rigid`'s defaults):
@@ -330,6 +338,7 @@ def ensure_paired_dataset(
     registration: Mapping[str, Any] | None = None,
     min_label_dice: float | None = 0.3,
     deformable: bool = True,
+    source_twins: bool = True,
     progress: bool = True,
     **synth_kwargs: Any,
 ) -> Path:
@@ -351,6 +360,8 @@ def ensure_paired_dataset(
         registration: keyword arguments of :func:`custom_networks.registration.register_rigid`.
         min_label_dice: rejection threshold of the aligned label overlap (see :func:`pair_datasets`).
         deformable: label-driven deformable refinement of the aligned pairs (see :func:`pair_datasets`).
+        source_twins: also render the target subjects in the source domain (``source_twin/``, the translations'
+            ground truth, :func:`~custom_networks.bundle.source_twins.add_source_twins`).
         progress: show progress bars.
         synth_kwargs: further arguments of :func:`custom_networks.data.synthesize_dataset` (both domains).
 
@@ -392,6 +403,8 @@ def ensure_paired_dataset(
             deformable=deformable,
             progress=progress,
         )
+        if source_twins:
+            add_source_twins(tmp, progress=progress)
     return dataset_dir
 
 
@@ -422,17 +435,23 @@ def load_pairs(
     split: str,
     include_rejected: bool = False,
     with_registration: bool = False,
+    source_twins: bool = False,
     **kwargs: Any,
 ) -> list[dict]:
     """Datalist of split ``split`` of a paired dataset, generating the dataset first if needed (bundle configs).
 
     Args:
         dataset_dir: paired dataset folder.
-        split: ``"training"``, ``"validation"`` or ``"test"``.
+        split: ``"training"``, ``"validation"``, ``"test"``, or ``"external"``: the external test cohort of a
+            generated dataset (more target subjects with their source twins, unpaired; generated on first use,
+            :func:`~custom_networks.bundle.external_test.ensure_external_test`).
         include_rejected: also return the pairs of this split whose registration did not converge (at test time
             only the target image is needed, so evaluation scores every target case); never for training.
         with_registration: keep each item's ``"registration"`` record (a nested dict, which a ``DataLoader`` cannot
             collate; off for the configs).
+        source_twins: make sure the items carry their source twins (``target_twin``, ``target_twin_hr_image``),
+            rendering them first in a generated dataset made before they existed
+            (:func:`~custom_networks.bundle.source_twins.add_source_twins`).
         kwargs: arguments of :func:`ensure_paired_dataset` used when generating.
 
     Returns:
@@ -442,9 +461,13 @@ def load_pairs(
         ValueError: unknown split.
         InputError: the split holds no pair (the message counts the rejected ones).
     """
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    if split not in (*SPLITS, "external"):
+        raise ValueError(f"split must be one of {(*SPLITS, 'external')}, got {split!r}")
     folder = ensure_paired_dataset(dataset_dir, **kwargs)
+    if split == "external":
+        return ensure_external_test(folder, progress=kwargs.get("progress", True))
+    if source_twins:
+        add_source_twins(folder, progress=kwargs.get("progress", True))
     pairs = json.loads((folder / "pairs.json").read_text())
     items = list(pairs.get(split, []))
     rejected = [r for r in pairs.get("rejected", []) if r.get("split") == split]

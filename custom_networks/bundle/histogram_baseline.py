@@ -19,7 +19,7 @@ from tqdm import tqdm
 from custom_networks.baselines import HistogramMatching
 from custom_networks.utils.nifti import InputError
 
-__all__ = ["fit_histogram_matching"]
+__all__ = ["fit_histogram_matching", "load_calibration"]
 
 logger = logging.getLogger(__name__)
 
@@ -75,3 +75,31 @@ def fit_histogram_matching(
         path,
     )
     return path
+
+
+def load_calibration(path: str | os.PathLike, device: str | torch.device = "cpu") -> HistogramMatching:
+    """The fitted histogram matching saved by :func:`fit_histogram_matching` (the V-AMA bundle's calibration).
+
+    Args:
+        path: its checkpoint (``models/histogram_matching/model.pt``).
+        device: where to put it.
+
+    Raises:
+        InputError: a missing or unreadable checkpoint, or one that is not a fitted histogram matching.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(
+            f"{path}: calibration not found; fit it with python -m monai.bundle run fit --config_file "
+            "\"['vama_bundle/configs/train.json','vama_bundle/configs/comparators/histogram_matching.json']\""
+        )
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        levels = state["levels"]
+        network = HistogramMatching(num_quantiles=len(levels))
+        network.load_state_dict(state)
+    except Exception as err:  # unreadable file, another network's weights
+        raise InputError(f"{path}: not a histogram-matching checkpoint ({err})") from err
+    if not bool(network.fitted):
+        raise InputError(f"{path}: the histogram matching was never fitted")
+    return network.to(device).eval()

@@ -25,6 +25,8 @@ ROWS = (
     ("Dice, gemini-compat per slice", "compat_dice", True),
     ("SR PSNR, gemini-compat (dB)", "compat_psnr", False),
     ("SR SSIM, gemini-compat", "compat_ssim", False),
+    ("Translation PSNR vs source twin (dB)", "translation_psnr", False),
+    ("Translation SSIM vs source twin", "translation_ssim", False),
 )
 
 

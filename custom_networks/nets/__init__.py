@@ -8,6 +8,7 @@ segmentation logits on the same grid, as chosen by their ``output`` selector (``
 from __future__ import annotations
 
 from custom_networks.nets.bicyclegan import BicycleGAN
+from custom_networks.nets.calibrated_translator import CalibratedTranslator
 from custom_networks.nets.conditional_patch_discriminator import ConditionalPatchDiscriminator
 from custom_networks.nets.cyclegan import CycleGAN
 from custom_networks.nets.discriminator_input import conditioned_pair, label_to_onehot
@@ -42,6 +43,7 @@ __all__ = [
     "VariationalUNet",
     "mix_gaussians",
     "BicycleGAN",
+    "CalibratedTranslator",
     "CycleGAN",
     "ImagePool",
     "MUNIT",

@@ -23,6 +23,7 @@ from custom_networks.nets.unet_parts import UNetDecoder, UNetEncoder
 
 __all__ = [
     "DEFAULT_VAMA_FEATURES",
+    "DEFAULT_VAMA_NORM",
     "LOGVAR_MAX",
     "LOGVAR_MIN",
     "SKIP_MIXING",
@@ -36,6 +37,13 @@ __all__ = [
 
 #: CPU-friendly default encoder widths of a V-AMA branch (4 levels: sizes must be multiples of 8).
 DEFAULT_VAMA_FEATURES: tuple[int, ...] = (8, 16, 32, 64)
+#: Normalisation of the V-AMA branches: none. Instance norm makes every feature invariant to an affine change of the
+#: input patch's intensities (conv, then per-channel standardisation), so the residual ``output - input`` cannot depend
+#: on absolute intensity, which is what a scanner-to-scanner translation changes; its statistics also differ between
+#: training patches and whole-volume inference. Measured on the generated target_a domain (vama_bundle model card,
+#: benchmarks/vama_comparison.py): Dice LV / myo / RV of the frozen Gemini-GAN after translation, 20 external test
+#: cases, 0.41 / 0.37 / 0.40 with instance norm vs 0.79 / 0.66 / 0.63 without (same seed, 40 epochs).
+DEFAULT_VAMA_NORM: str | tuple | None = None
 #: The latent heads' log-variances are clamped to [LOGVAR_MIN, LOGVAR_MAX] (keeps ``exp`` finite; no effect in
 #: normal training).
 LOGVAR_MIN: float = -30.0
@@ -139,8 +147,8 @@ class VariationalUNet(nn.Module):
         features: encoder widths, full resolution first (at least 2 levels).
         latent_channels: channels of ``mu`` / ``logvar``; ``None`` = ``features[-1]``.
         act: activation type and arguments (MONAI factory name or ``(name, kwargs)``).
-        norm: normalisation type and arguments. Default: instance norm with affine parameters, which behaves the
-            same in training and evaluation (no running statistics), for batch sizes of 1-2 volumes.
+        norm: normalisation type and arguments (MONAI factory name or ``(name, kwargs)``), ``None`` for none (default,
+            see :data:`DEFAULT_VAMA_NORM`).
         bias: whether the 3x3 convolutions have a bias term.
         dropout: dropout rate after each normalisation.
         upsample: decoder up-sampling: ``"nontrainable"`` (interpolation), ``"deconv"`` or ``"pixelshuffle"``.
@@ -159,7 +167,7 @@ class VariationalUNet(nn.Module):
         features: Sequence[int] = DEFAULT_VAMA_FEATURES,
         latent_channels: int | None = None,
         act: str | tuple = (Act.LEAKYRELU, {"negative_slope": 0.2}),
-        norm: str | tuple = ("instance", {"affine": True}),
+        norm: str | tuple | None = DEFAULT_VAMA_NORM,
         bias: bool = True,
         dropout: float | tuple = 0.0,
         upsample: str = "nontrainable",
@@ -336,7 +344,7 @@ class VAMA(TranslationModel):
     **Inference** (:meth:`translate`, ``forward``): exactly the source-branch path above on the target image, using
     the posterior means (``z = mu_s + mu_t``, no sampling) unless ``sample=True``: it runs the target encoder, the
     source encoder and the source decoder (the target decoder and the discriminators are not used). With the default
-    instance norm, training and evaluation modes compute the same function.
+    (no normalisation) or instance norm, training and evaluation modes compute the same function.
 
     **Differences from the paper / original code** (DESIGN 2.3, 2.5): the source branch is trained on the *target*
     image with the aligned source image as reference (in the paper it auto-encodes source images and is then fed
@@ -359,7 +367,8 @@ class VAMA(TranslationModel):
             ``2 ** (len(features) - 1)``. Default 8-16-32-64.
         latent_channels: channels of the latent code; ``None`` = ``features[-1]``.
         act: activation of the branches.
-        norm: normalisation of the branches (instance norm with affine parameters by default).
+        norm: normalisation of the branches; ``None`` (default, :data:`DEFAULT_VAMA_NORM`) or e.g.
+            ``("instance", {"affine": True})``.
         bias: whether the branches' 3x3 convolutions have a bias term.
         dropout: dropout rate of the branches.
         upsample: decoder up-sampling mode (see :class:`~custom_networks.nets.unet_parts.UpDoubleConv`).
@@ -398,7 +407,7 @@ class VAMA(TranslationModel):
         features: Sequence[int] = DEFAULT_VAMA_FEATURES,
         latent_channels: int | None = None,
         act: str | tuple = (Act.LEAKYRELU, {"negative_slope": 0.2}),
-        norm: str | tuple = ("instance", {"affine": True}),
+        norm: str | tuple | None = DEFAULT_VAMA_NORM,
         bias: bool = True,
         dropout: float | tuple = 0.0,
         upsample: str = "nontrainable",

@@ -125,3 +125,27 @@ def test_bad_inputs_stop_with_the_file_name_and_leave_no_output(setup, tmp_path,
     text = repr(err.value.__cause__) + str(err.getrepr())
     assert message in text and "bad.nii.gz" in text
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_calibration_maps_the_translation_onto_the_source_histogram(setup, tmp_path):
+    from custom_networks.bundle import load_calibration
+
+    stack = _target_stack(setup)
+    _infer(stack, tmp_path / "raw", setup, calibrate=False)
+    ckpt = REPO / "vama_bundle" / "models" / "histogram_matching" / "model.pt"  # the shipped calibration
+    _infer(stack, tmp_path / "cal", setup, calibration_ckpt=str(ckpt))  # calibrate: on by default
+    name = f"{stack.name.split('.')[0]}_adapted.nii.gz"
+    raw = np.asarray(nib.load(tmp_path / "raw" / name).dataobj)
+    cal = np.asarray(nib.load(tmp_path / "cal" / name).dataobj)
+    reference = load_calibration(ckpt)
+    levels = reference.levels.numpy()
+    fg = cal > 0
+    assert np.array_equal(fg, raw > 0)  # the calibration leaves the background (0) alone
+    got = np.quantile(cal[fg], levels[5:-5])
+    np.testing.assert_allclose(got, reference.reference.numpy()[5:-5], atol=0.02)
+    assert np.abs(np.quantile(raw[fg], levels[5:-5]) - got).max() > 0.05  # the raw translation was elsewhere
+    # a missing calibration stops with the file name (and how to make it)
+    with pytest.raises(RuntimeError) as err:
+        _infer(stack, tmp_path / "none", setup, calibration_ckpt=str(tmp_path / "absent.pt"))
+    text = repr(err.value.__cause__) + str(err.getrepr())
+    assert "absent.pt" in text and "run fit" in text

@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from conftest import REPO, tiny_pairs
 from ignite.engine import Events
 from monai.bundle import ConfigParser, ConfigWorkflow
 
+from custom_networks.baselines import HistogramMatching
 from custom_networks.bundle import latest_checkpoint
 from custom_networks.nets import VAMA, GeminiGenerator
 
@@ -128,14 +130,35 @@ def test_checkpoints_and_resume(trained, overrides):
 
 @pytest.mark.slow
 def test_evaluate_scores_adapted_and_unadapted_target_test_cases(trained, overrides):
+    from custom_networks.bundle import fit_histogram_matching, load_pairs
+    from custom_networks.bundle.report import read_raw
+
     work = trained[0]
-    for adapt, name in ((True, "vama"), (False, "no_adaptation")):
-        _run([TRAIN, EVALUATE], work, "evaluating", adapt=adapt, bundle_root=str(work), **overrides)
+    calibration = work / "calibration"
+    fit_histogram_matching(
+        HistogramMatching(),
+        load_pairs(overrides["dataset_dir"], "training"),
+        ConfigParser(ConfigParser.load_config_file(TRAIN)).get_parsed_content("validate#preprocessing"),
+        calibration,
+        progress=False,
+    )
+    runs = (
+        ({"adapt": True, "calibrate": False}, "vama"),
+        ({"adapt": True, "calibration_ckpt": str(calibration / "model.pt")}, "vama_calibrated"),  # calibrate: default
+        ({"adapt": False}, "no_adaptation"),
+        ({"upper_bound": True}, "source_twin"),
+    )
+    for args, name in runs:
+        _run([TRAIN, EVALUATE], work, "evaluating", bundle_root=str(work), **args, **overrides)
         with open(work / "eval" / name / "val_mean_dice_raw.csv") as fh:
             rows = list(csv.DictReader(fh))
         assert len(rows) == 2 and all("/sub-" in r["filename"] for r in rows)  # the target test subject, ED + ES
-        for metric in ("val_hd95_mm", "compat_dice", "val_psnr_vs_source", "val_dice_lv"):
+        for metric in ("val_hd95_mm", "compat_dice", "translation_psnr", "translation_ssim", "val_dice_lv"):
             assert (work / "eval" / name / f"{metric}_raw.csv").is_file()
+    psnr = {name: read_raw(work / "eval" / name / "translation_psnr_raw.csv")[:, 0] for _, name in runs}
+    assert np.all(psnr["source_twin"] > 100)  # the upper bound segments the twins themselves
+    assert np.all(psnr["no_adaptation"] < 40)  # another scanner's image of the same subject
+    assert not np.allclose(psnr["vama"], psnr["vama_calibrated"])  # the calibration changed the translation
 
 
 def test_comparator_overrides_swap_the_network_and_the_output_folders(overrides, tmp_path):
@@ -176,7 +199,7 @@ def test_histogram_matching_baseline_fits_on_the_training_sources_and_evaluates(
     from custom_networks.bundle import load_pairs
 
     config = [TRAIN, str(CONFIGS / "comparators" / "histogram_matching.json")]
-    _run(config, tmp_path, "training", **overrides)
+    _run(config, tmp_path, "fit", **overrides)
     state = torch.load(tmp_path / "models" / "model.pt", weights_only=True)
     assert bool(state["fitted"])
     # reference = mean foreground quantiles of the percentile-scaled training sources, recomputed here with numpy

@@ -131,7 +131,7 @@ def test_translate_is_the_training_source_path():
     train_translation = model._fakes["source"]
     with torch.no_grad():
         torch.testing.assert_close(model.translate(target), train_translation)
-        model.eval()  # instance norm: evaluation mode computes the same function
+        model.eval()  # no batch statistics: evaluation mode computes the same function
         torch.testing.assert_close(model.translate(target), train_translation)
 
 
