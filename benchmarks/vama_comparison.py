@@ -39,22 +39,24 @@ import numpy as np
 from scipy.stats import wilcoxon
 
 from custom_networks.bundle.report import read_raw
+from custom_networks.bundle.translation_methods import (
+    METHOD_NAMES,
+    TRANSLATION_METHODS,
+    VAMA_BUNDLE,
+    method_checkpoint,
+    method_configs,
+)
 from custom_networks.bundle.workflows import load_workflow
 from custom_networks.utils.nifti import atomic_output_dir
 
 logger = logging.getLogger("vama_comparison")
 
-VAMA_BUNDLE = Path(__file__).resolve().parents[1] / "vama_bundle"
-#: Translation methods in table order (weights under vama_bundle/models[/<method>]).
-METHODS = ("histogram_matching", "vama", "cyclegan", "munit", "bicyclegan")
+#: Row names: the translation methods and the two references.
 NAMES = {
+    **METHOD_NAMES,
+    "histogram_matching": "histogram matching (classic)",
     "no_adaptation": "no adaptation",
     "source_twin": "upper bound: source twins (same subjects, source domain)",
-    "histogram_matching": "histogram matching (classic)",
-    "vama": "V-AMA",
-    "cyclegan": "CycleGAN",
-    "munit": "MUNIT",
-    "bicyclegan": "BicycleGAN",
 }
 CLASSES = ("lv", "myo", "rv")
 #: Raw-CSV stems and what they hold (per class or one value per case).
@@ -63,7 +65,7 @@ METRICS = {"val_mean_dice": True, "val_hd95_mm": True, "translation_psnr": False
 
 def _evaluate(method: str, eval_dir: Path, ckpt_dir: str | None, overrides: dict[str, Any]) -> dict[str, np.ndarray]:
     """Run the bundle evaluation of one row; return its per-case metric arrays (and the case names)."""
-    configs = ["train.json"] + ([f"comparators/{method}.json"] if method in METHODS and method != "vama" else [])
+    configs = method_configs(method, "train.json") if method in TRANSLATION_METHODS else ["train.json"]
     extra: dict[str, Any] = dict(overrides)
     if method == "no_adaptation":
         extra["adapt"] = False
@@ -149,9 +151,8 @@ def main(
         (NAMES["source_twin"], "source_twin", None, {}),
     ]
     skipped = []
-    for method in METHODS if shipped else ():
-        ckpt = VAMA_BUNDLE / "models" / ("" if method == "vama" else method) / "model.pt"
-        if not ckpt.is_file():
+    for method in TRANSLATION_METHODS if shipped else ():
+        if not method_checkpoint(method).is_file():
             skipped.append(method)
             continue
         rows.append((NAMES[method], method, None, {"calibrate": False}))

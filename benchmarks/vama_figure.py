@@ -25,24 +25,21 @@ import matplotlib.pyplot as plt  # noqa: E402
 from monai.bundle import ConfigParser  # noqa: E402
 
 from custom_networks.bundle import load_pairs  # noqa: E402
+from custom_networks.bundle.translation_methods import (  # noqa: E402
+    METHOD_NAMES,
+    TRANSLATION_METHODS,
+    VAMA_BUNDLE,
+    method_configs,
+)
 from custom_networks.data.preview import LABEL_COLORS  # noqa: E402
 from custom_networks.utils.nifti import InputError, save_figure  # noqa: E402
 
-CONFIGS = Path(__file__).resolve().parents[1] / "vama_bundle" / "configs"
-METHODS = ("histogram_matching", "vama", "cyclegan", "munit", "bicyclegan")
-NAMES = {
-    "histogram_matching": "histogram matching",
-    "vama": "V-AMA",
-    "cyclegan": "CycleGAN",
-    "munit": "MUNIT",
-    "bicyclegan": "BicycleGAN",
-}
+CONFIGS = VAMA_BUNDLE / "configs"
 
 
 def _parser(method: str) -> ConfigParser:
     parser = ConfigParser()
-    extra = [] if method == "vama" else [str(CONFIGS / "comparators" / f"{method}.json")]
-    parser.read_config([str(CONFIGS / "train.json"), *extra, str(CONFIGS / "evaluate.json")])
+    parser.read_config([str(CONFIGS / c) for c in [*method_configs(method, "train.json"), "evaluate.json"]])
     return parser
 
 
@@ -77,7 +74,7 @@ def main(case: str = "sub-0010_ED", out: str = "vama_bundle/docs/images/translat
     z = int(np.argmax((label > 0).sum(axis=(0, 1))))
     panels = [("target (no adaptation)", target)]
     with torch.no_grad():
-        for method in METHODS:
+        for method in TRANSLATION_METHODS:
             parser = base if method == "vama" else _parser(method)
             ckpt = Path(parser.get_parsed_content("ckpt_dir")) / "model.pt"
             if not ckpt.is_file():
@@ -86,7 +83,7 @@ def main(case: str = "sub-0010_ED", out: str = "vama_bundle/docs/images/translat
             network.load_state_dict(torch.load(ckpt, map_location="cpu", weights_only=True))
             network.eval()
             translator = parser.get_parsed_content("validate#network#translator")  # calibrated where deployed so
-            name = NAMES[method] + (" + calibration" if parser.get_parsed_content("calibrate") else "")
+            name = METHOD_NAMES[method] + (" + calibration" if parser.get_parsed_content("calibrate") else "")
             panels.append((name, inferer(target, translator)))
         panels.append(("source twin (ideal)", twin))
         segs = [inferer(image, gemini).argmax(1)[0].numpy() for _, image in panels]

@@ -29,21 +29,20 @@ import fire
 import numpy as np
 from tqdm.auto import tqdm
 
+from custom_networks.bundle.translation_methods import (
+    TRANSLATION_METHODS,
+    VAMA_BUNDLE,
+    method_checkpoint,
+    method_configs,
+)
 from custom_networks.bundle.workflows import load_workflow
 from custom_networks.evaluate.held_out import ACDC_TO_PROJECT, cine_stacks, label_agreement, map_labels
 from custom_networks.utils.nifti import atomic_output_dir, load_nifti
 
 logger = logging.getLogger("vama_real_agreement")
 
-ROOT = Path(__file__).resolve().parents[1]
-VAMA_BUNDLE = ROOT / "vama_bundle"
-METHODS = ("histogram_matching", "vama", "cyclegan", "munit", "bicyclegan")
 NO_ADAPTATION = "no_adaptation"
 CLASSES = ("lv", "myo", "rv")
-
-
-def _ckpt(method: str) -> Path:
-    return VAMA_BUNDLE / "models" / ("" if method == "vama" else method) / "model.pt"
 
 
 def _segment(method: str, inputs: Path, out: Path) -> float:
@@ -52,7 +51,7 @@ def _segment(method: str, inputs: Path, out: Path) -> float:
     if method == NO_ADAPTATION:
         workflow = load_workflow(["inference.json"], input_path=str(inputs), output_dir=str(out), sr_output=False)
     else:
-        configs = ["inference.json"] + ([] if method == "vama" else [f"comparators/{method}.json"])
+        configs = method_configs(method, "inference.json")
         workflow = load_workflow(
             configs,
             bundle=VAMA_BUNDLE,
@@ -81,8 +80,8 @@ def main(data: str = "../shared/data", out: str = "benchmarks/results/vama_real"
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     stacks = cine_stacks(Path(data) / "cine_sax")
-    methods = [NO_ADAPTATION] + [m for m in METHODS if _ckpt(m).is_file()]
-    skipped = [m for m in METHODS if m not in methods]
+    methods = [NO_ADAPTATION] + [m for m in TRANSLATION_METHODS if method_checkpoint(m).is_file()]
+    skipped = [m for m in TRANSLATION_METHODS if m not in methods]
     rows, seconds = [], {}
     with tempfile.TemporaryDirectory() as work:
         inputs = Path(work) / "inputs"
