@@ -40,7 +40,7 @@ def interp_monotone(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torc
     x0, x1 = xp[idx - 1], xp[idx]
     y0, y1 = fp[idx - 1], fp[idx]
     width = x1 - x0
-    t = torch.where(width > 0, (flat - x0) / width.clamp_min(torch.finfo(width.dtype).tiny), torch.ones_like(flat))
+    t = torch.where(width > 0, (flat - x0) / width.clamp_min(1e-30), torch.ones_like(flat))
     out = y0 + t.clamp(0.0, 1.0) * (y1 - y0)
     out = torch.where(flat <= xp[0], fp[0], out)
     out = torch.where(flat >= xp[-1], fp[-1], out)
