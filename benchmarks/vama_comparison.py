@@ -94,7 +94,7 @@ def _quote(arg: str) -> str:
 def _paired_table(results: dict[str, dict[str, np.ndarray]], reference: str) -> list[str]:
     """Markdown lines: each row's Dice minus the reference row's, case by case (mean, and the two-sided Wilcoxon
     signed-rank p-value over the cases)."""
-    ref = results[reference]["val_mean_dice"]
+    ref = results[reference]
     lines = [
         "",
         f"Paired comparison with **{reference}**, case by case: mean Dice difference (row - {reference}) and two-sided "
@@ -106,14 +106,23 @@ def _paired_table(results: dict[str, dict[str, np.ndarray]], reference: str) -> 
     for label, res in results.items():
         if label == reference:
             continue
+        if list(res["cases"]) != list(ref["cases"]):  # pairs must be the same cases, in the same order
+            raise RuntimeError(f"{label} and {reference} were scored on different cases")
         cells = []
         for c in range(3):
-            diff = res["val_mean_dice"][:, c] - ref[:, c]
+            diff = res["val_mean_dice"][:, c] - ref["val_mean_dice"][:, c]
             diff = diff[np.isfinite(diff)]
             p = wilcoxon(diff).pvalue if diff.size and np.any(diff != 0) else 1.0
             cells.append(f"{diff.mean():+.3f} (p = {p:.2g})" if diff.size else "n/a")
         lines.append(f"| {label} | {' | '.join(cells)} |")
     return lines
+
+
+def _hd95(values: np.ndarray) -> str:
+    """Mean HD95 over the cases where it is defined, with the count of the others (no such structure predicted)."""
+    finite = values[np.isfinite(values)]
+    text = f"{finite.mean():.1f}" if finite.size else "n/a"
+    return text if finite.size == values.size else f"{text} ({values.size - finite.size} missed)"
 
 
 def _mean_sd(values: np.ndarray, digits: int) -> str:
@@ -139,7 +148,8 @@ def main(
         runs: extra rows: label -> ``[method, checkpoint folder]`` or ``[method, folder, {config overrides}]``.
         overrides: config overrides for every row (e.g. ``{"calibration_ckpt": ...}``).
         shipped: add the rows of the weights under ``vama_bundle/models`` (trained on ``target_a``).
-        split: ``"test"``, or ``"validation"`` to decide settings (e.g. ``calibrate``) without the test cases.
+        split: ``"test"`` (the paired dataset's test split), ``"external"`` (the 20-case external test cohort) or
+            ``"validation"`` (to decide settings such as ``calibrate`` without the test cases).
         reference: label of the row the others are compared with, case by case (paired differences of the Dice and
             the Wilcoxon signed-rank test), when present: by default the V-AMA the bundle deploys.
         overwrite: replace an existing report folder.
@@ -172,7 +182,7 @@ def main(
             results[label] = _evaluate(method, Path(work) / str(k), ckpt_dir, {**common, **extra})
 
     none, twin = results[NAMES["no_adaptation"]], results[NAMES["source_twin"]]
-    lost = twin["val_mean_dice"].mean(0) - none["val_mean_dice"].mean(0)
+    lost = np.nanmean(twin["val_mean_dice"], 0) - np.nanmean(none["val_mean_dice"], 0)
     command = "python benchmarks/vama_comparison.py " + " ".join(_quote(a) for a in sys.argv[1:])
     n_cases = len(none["cases"])
     lines = [
@@ -183,7 +193,8 @@ def main(
         f"{n_cases} target {split} cases ({', '.join(none['cases'])}); frozen Gemini-GAN (`gemini_gan_bundle/models/"
         "model.pt`) on each method's translation; mean +- sd over the cases. Dice / HD95 (mm) against the targets' HR "
         "labels; PSNR (dB) / SSIM of the translated image against the case's source twin; *recovered*: share of the "
-        "Dice lost to the domain shift (source twin - no adaptation) that the method wins back; *+ calibration*: the "
+        "Dice lost to the domain shift (source twin - no adaptation) that the method wins back; HD95 over the cases "
+        "where the class was predicted (*k missed*: cases without it); *+ calibration*: the "
         "translation's histogram mapped onto the source cohort's (the bundle's `calibrate`, default for V-AMA).",
         "",
         "| method | Dice LV blood pool | Dice LV myocardium | Dice RV | HD95 LV / myo / RV | PSNR vs twin | "
@@ -197,9 +208,9 @@ def main(
         is_twin = method == "source_twin"
         psnr = "(identical)" if is_twin else _mean_sd(res["translation_psnr"][:, 0], 2)
         ssim = "(identical)" if is_twin else _mean_sd(res["translation_ssim"][:, 0], 3)
-        gained = (dice.mean(0) - none["val_mean_dice"].mean(0)) / np.where(lost > 0, lost, np.nan)
+        gained = (np.nanmean(dice, 0) - np.nanmean(none["val_mean_dice"], 0)) / np.where(lost > 0, lost, np.nan)
         recovered = "" if method in ("no_adaptation", "source_twin") else " / ".join(f"{100 * g:.0f} %" for g in gained)
-        hd95 = " / ".join(f"{np.nanmean(hd[:, c]):.1f}" for c in range(3))
+        hd95 = " / ".join(_hd95(hd[:, c]) for c in range(3))
         cells = [_mean_sd(dice[:, c], 3) for c in range(3)]
         lines.append(f"| {label} | {' | '.join(cells)} | {hd95} | {psnr} | {ssim} | {recovered} |")
         for i, case in enumerate(res["cases"]):

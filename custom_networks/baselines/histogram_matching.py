@@ -25,7 +25,8 @@ __all__ = ["HistogramMatching", "interp_monotone"]
 def interp_monotone(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
     """Piecewise-linear interpolation ``f(x)`` through the points ``(xp, fp)``, constant beyond the ends.
 
-    ``xp`` must be non-decreasing (ties are allowed: the first of equal abscissae is used); like ``numpy.interp``.
+    ``xp`` must be non-decreasing; at tied abscissae the ordinate of the *last* of them is used (like
+    ``numpy.interp``).
 
     Args:
         x: where to evaluate, any shape.
@@ -48,26 +49,31 @@ def interp_monotone(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torc
 
 
 def _foreground_quantiles(image: torch.Tensor, levels: torch.Tensor, threshold: float) -> torch.Tensor:
-    """Quantiles ``levels`` of the voxels of ``image`` above ``threshold`` (by sorting: no size limit)."""
+    """Quantiles ``levels`` of the voxels of ``image`` above ``threshold`` (linear interpolation between order
+    statistics, as ``numpy.quantile``; by sorting, so no size limit). Positions are computed in float64: in float32
+    they round past the last voxel above 2**24 voxels."""
     values = image.reshape(-1)
     values = values[values > threshold]
     if values.numel() == 0:
         raise ValueError(f"the image has no voxel above the foreground threshold {threshold}.")
-    values, _ = torch.sort(values.float())
-    pos = levels.to(values) * (values.numel() - 1)
-    lo = pos.floor().long()
-    hi = pos.ceil().long()
-    return values[lo] + (pos - lo) * (values[hi] - values[lo])
+    values, _ = torch.sort(values.double())
+    last = values.numel() - 1
+    pos = levels.double() * last
+    lo = pos.floor().long().clamp(0, last)
+    hi = pos.ceil().long().clamp(0, last)
+    return (values[lo] + (pos - lo.double()) * (values[hi] - values[lo])).float()
 
 
 class HistogramMatching(nn.Module):
     """Histogram matching of each input volume onto the source cohort's mean foreground quantiles.
 
-    For every volume of a batch: its foreground (voxels above ``foreground_threshold``; air and the clipped lowest
-    percentile are 0 after the pipeline's percentile scaling) is mapped through the piecewise-linear function taking
-    its own ``num_quantiles`` quantiles onto the reference quantiles; background voxels are left unchanged. The
-    reference is the mean, over the source images given to :meth:`fit`, of their foreground quantiles. The mapping is
-    monotone: anatomy and edges stay where they are.
+    For every volume of a batch: its voxels above ``foreground_threshold`` (after the pipeline's percentile scaling
+    only the clipped lowest 0.5 % and zero padding are 0, so this is nearly the whole field of view, air included) are
+    mapped through the piecewise-linear function taking their own ``num_quantiles`` quantiles onto the reference
+    quantiles; the other voxels are left unchanged, and so is a volume without any. The reference is the mean, over
+    the source images given to :meth:`fit`, of their quantiles. The mapping is monotone: anatomy and edges stay where
+    they are. Apply it to whole volumes: on the windows of a sliding-window inferer each window would be matched on
+    its own.
 
     Args:
         num_quantiles: number of equally spaced quantile levels from 0 to 1 (landmarks of the mapping; at least 2).
@@ -81,7 +87,7 @@ class HistogramMatching(nn.Module):
         super().__init__()
         if int(num_quantiles) < 2:
             raise ValueError(f"num_quantiles must be at least 2, got {num_quantiles}.")
-        self.foreground_threshold = float(foreground_threshold)
+        self.register_buffer("threshold", torch.tensor(float(foreground_threshold)))  # saved with the reference
         self.register_buffer("levels", torch.linspace(0.0, 1.0, int(num_quantiles)))
         self.register_buffer("reference", torch.linspace(0.0, 1.0, int(num_quantiles)))
         self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
@@ -99,9 +105,7 @@ class HistogramMatching(nn.Module):
         Raises:
             ValueError: when no image is given or one has no foreground.
         """
-        quantiles = [
-            _foreground_quantiles(torch.as_tensor(img), self.levels, self.foreground_threshold) for img in images
-        ]
+        quantiles = [_foreground_quantiles(torch.as_tensor(img), self.levels, float(self.threshold)) for img in images]
         if not quantiles:
             raise ValueError("fit needs at least one source-domain image.")
         self.reference.copy_(torch.stack(quantiles).mean(0).to(self.reference))
@@ -109,16 +113,27 @@ class HistogramMatching(nn.Module):
         return self
 
     def forward(self, target: torch.Tensor) -> torch.Tensor:
-        """Match every volume of ``target`` ``(B, C, *spatial)`` onto the reference histogram.
+        """Match every volume of a batch onto the reference histogram.
+
+        Args:
+            target: ``(B, C, *spatial)`` volumes, scaled as the network inputs.
+
+        Returns:
+            The matched volumes, same shape and dtype.
 
         Raises:
             RuntimeError: when the module was neither fitted nor loaded from a fitted state dict.
         """
         if not bool(self.fitted):
             raise RuntimeError("HistogramMatching has no reference: call fit(source_images) or load its checkpoint.")
+        threshold = float(self.threshold)
         out = []
         for volume in target:
-            own = _foreground_quantiles(volume, self.levels, self.foreground_threshold)
+            foreground = volume > threshold
+            if not bool(foreground.any()):  # nothing to match (e.g. an all-zero window or translation)
+                out.append(volume)
+                continue
+            own = _foreground_quantiles(volume, self.levels, threshold)
             mapped = interp_monotone(volume.float(), own, self.reference.float()).to(volume.dtype)
-            out.append(torch.where(volume > self.foreground_threshold, mapped, volume))
+            out.append(torch.where(foreground, mapped, volume))
         return torch.stack(out)

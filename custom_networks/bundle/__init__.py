@@ -17,8 +17,9 @@ from custom_networks.bundle.domain_pairs import (
     target_inference_inputs,
 )
 from custom_networks.bundle.helpers import default_bundle_root, latest_checkpoint, load_datalist, without_none
-from custom_networks.bundle.histogram_baseline import fit_histogram_matching, load_calibration
+from custom_networks.bundle.histogram_baseline import fit_histogram_matching, load_calibration, source_training_items
 from custom_networks.bundle.inputs import inference_inputs
+from custom_networks.bundle.source_twins import add_source_twins, evaluation_input_key, twins_available
 from custom_networks.bundle.workflows import GEMINI_BUNDLE, load_workflow
 
 __all__ = [
@@ -34,10 +35,14 @@ __all__ = [
     "ensure_paired_dataset",
     "fit_histogram_matching",
     "load_calibration",
+    "source_training_items",
     "frozen_network",
     "gemini_bundle_root",
     "load_pairs",
     "pair_datasets",
     "run_gemini_inference",
     "target_inference_inputs",
+    "add_source_twins",
+    "evaluation_input_key",
+    "twins_available",
 ]

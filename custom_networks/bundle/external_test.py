@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 EXTERNAL_DIR = "external_test"
 #: Its seed: the target cohort's seed plus this offset (subjects that neither paired cohort holds).
 EXTERNAL_SEED_OFFSET = 1000
+#: Stack-protocol settings the external cohort takes from the target cohort's manifest (its acquisition).
+PROTOCOL_ARGS = ("inplane_spacing", "slice_thickness", "slice_spacing", "max_shift_mm", "allow_overlap")
 #: Default number of external test subjects.
 EXTERNAL_SUBJECTS = 10
 
@@ -73,6 +75,7 @@ def ensure_external_test(
                 labelmaps=args.get("labelmaps"),
                 randomize_intensities=args.get("randomize_intensities", False),
                 interp_order=args.get("interp_order", 1),
+                **{k: v for k, v in manifest.get("protocol", {}).items() if k in PROTOCOL_ARGS},
                 progress=progress,
             )
             twins = render_twins(target, tmp / "source_twin", progress)

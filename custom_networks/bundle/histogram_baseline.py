@@ -8,20 +8,45 @@ the same way.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
+from monai.data import load_decathlon_datalist
 from tqdm import tqdm
 
 from custom_networks.baselines import HistogramMatching
 from custom_networks.utils.nifti import InputError
 
-__all__ = ["fit_histogram_matching", "load_calibration"]
+__all__ = ["fit_histogram_matching", "load_calibration", "source_training_items"]
 
 logger = logging.getLogger(__name__)
+
+
+def source_training_items(dataset_dir: str | os.PathLike) -> list[dict]:
+    """The source cohort's own training images of a paired dataset (not the aligned copies, which are zero outside
+    the source field of view): what the histogram matching is fitted on.
+
+    Args:
+        dataset_dir: paired dataset folder (``pairs.json`` names the source dataset).
+
+    Returns:
+        Datalist items of the source dataset's ``training`` split (absolute paths; the stack on the HR grid under
+        ``image``).
+
+    Raises:
+        InputError: no ``pairs.json`` or a source dataset without ``dataset.json``.
+    """
+    pairs_path = Path(dataset_dir) / "pairs.json"
+    if not pairs_path.is_file():
+        raise InputError(f"{pairs_path}: no paired dataset here")
+    source = Path(dataset_dir) / json.loads(pairs_path.read_text())["source_dataset"]
+    if not (source / "dataset.json").is_file():
+        raise InputError(f"{source}/dataset.json: missing; the paired dataset's source cohort is not there")
+    return load_decathlon_datalist(source / "dataset.json", data_list_key="training", base_dir=source)
 
 
 def fit_histogram_matching(
@@ -29,16 +54,16 @@ def fit_histogram_matching(
     items: Sequence[dict],
     transform: Callable[[dict], dict],
     ckpt_dir: str | os.PathLike,
-    key: str = "source",
+    key: str = "image",
     progress: bool = True,
 ) -> Path:
     """Fit ``network`` on the source images of ``items`` and save its state dict as ``ckpt_dir/model.pt``.
 
     Args:
         network: the histogram-matching module to fit.
-        items: datalist items (e.g. the training pairs) holding a source-domain image path under ``key``.
-        transform: the loading and intensity scaling of the network inputs (e.g. the bundle's
-            ``validate#preprocessing``), applied to each item.
+        items: datalist items holding a source-domain image path under ``key`` (the source cohort's training images,
+            :func:`source_training_items`).
+        transform: the loading and intensity scaling of the network inputs, applied to each item.
         ckpt_dir: folder of the checkpoint (created if needed).
         key: key of the source-domain image.
         progress: show a progress bar.
@@ -83,6 +108,9 @@ def load_calibration(path: str | os.PathLike, device: str | torch.device = "cpu"
     Args:
         path: its checkpoint (``models/histogram_matching/model.pt``).
         device: where to put it.
+
+    Returns:
+        The module in evaluation mode.
 
     Raises:
         InputError: a missing or unreadable checkpoint, or one that is not a fitted histogram matching.

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -26,18 +27,30 @@ import numpy as np
 from custom_networks.data.dataset import case_name, synthesize_dataset
 from custom_networks.utils.nifti import InputError, load_nifti
 
-__all__ = ["TWIN_DIR", "TWIN_KEYS", "add_source_twins", "check_same_subject", "render_twins"]
+__all__ = [
+    "TWIN_DIR",
+    "TWIN_KEYS",
+    "add_source_twins",
+    "check_same_subject",
+    "evaluation_input_key",
+    "render_twins",
+    "twins_available",
+]
 
 logger = logging.getLogger(__name__)
 
 #: Folder of the twin dataset inside a paired dataset.
 TWIN_DIR = "source_twin"
+#: Stack-protocol settings a twin takes from its target cohort's manifest (the in-plane voxel size stays the source's).
+TWIN_PROTOCOL = ("slice_thickness", "slice_spacing", "max_shift_mm", "allow_overlap")
 #: Pair-item keys added by :func:`add_source_twins` (twin dataset key -> pair key).
 TWIN_KEYS = {"image": "target_twin", "hr_image": "target_twin_hr_image"}
 
 
 def render_twins(target_dir: str | os.PathLike, twin_dir: str | os.PathLike, progress: bool = True) -> dict[str, dict]:
-    """Render the subjects of a generated target dataset in the source domain (unless ``twin_dir`` holds them).
+    """Render the subjects of a generated target dataset in the source domain (unless ``twin_dir`` holds them): the
+    same seeds and generation arguments, the target's slice thickness, spacing and breath-hold amplitude (so the same
+    slices and shifts), the source preset's appearance and in-plane voxel size.
 
     Args:
         target_dir: the generated target-domain dataset (its ``manifest.json`` gives the seed and arguments).
@@ -54,7 +67,8 @@ def render_twins(target_dir: str | os.PathLike, twin_dir: str | os.PathLike, pro
     manifest_path = target_dir / "manifest.json"
     if not manifest_path.is_file():
         raise InputError(f"{manifest_path}: missing; source twins exist only for a generated target cohort")
-    args = json.loads(manifest_path.read_text())["arguments"]
+    manifest = json.loads(manifest_path.read_text())
+    args, protocol = manifest["arguments"], manifest.get("protocol", {})
     if not (twin_dir / "dataset.json").is_file():
         logger.info("rendering the %d subjects of %s in the source domain (twins)", args["subjects"], target_dir)
         synthesize_dataset(
@@ -66,6 +80,8 @@ def render_twins(target_dir: str | os.PathLike, twin_dir: str | os.PathLike, pro
             labelmaps=args.get("labelmaps"),
             randomize_intensities=args.get("randomize_intensities", False),
             interp_order=args.get("interp_order", 1),
+            # the target's slice geometry and breath-hold amplitude (same slices, same shifts), the source's in-plane
+            **{k: protocol[k] for k in TWIN_PROTOCOL if k in protocol},
             overwrite=True,
             progress=progress,
         )
@@ -73,8 +89,43 @@ def render_twins(target_dir: str | os.PathLike, twin_dir: str | os.PathLike, pro
     return {case_name(item): item for split in ("training", "validation", "test") for item in twin_list[split]}
 
 
+def twins_available(dataset_dir: str | os.PathLike) -> bool:
+    """Whether a paired dataset's target cases can have source twins: its target cohort was generated (or the
+    dataset does not exist yet, and will be generated).
+
+    Args:
+        dataset_dir: paired dataset folder.
+    """
+    pairs_path = Path(dataset_dir) / "pairs.json"
+    if not pairs_path.is_file():
+        return True
+    target = Path(dataset_dir) / json.loads(pairs_path.read_text())["target_dataset"]
+    return (target / "manifest.json").is_file()
+
+
+def evaluation_input_key(upper_bound: bool, twins: bool) -> str:
+    """Key of the V-AMA evaluation's input: the target image, or its source twin for the upper bound.
+
+    Args:
+        upper_bound: evaluate the source twins (the upper bound) instead of the targets.
+        twins: whether the dataset has twins (:func:`twins_available`).
+
+    Raises:
+        InputError: the upper bound is asked for a dataset without twins.
+    """
+    if upper_bound and not twins:
+        raise InputError("--upper_bound needs source twins, which only a generated target cohort has")
+    return "target_twin" if upper_bound else "target"
+
+
 def check_same_subject(target_label: str | os.PathLike, twin_label: str | os.PathLike, case: str) -> None:
-    """Raise ``InputError`` unless a target case and its twin have the same label map (the same subject)."""
+    """Raise ``InputError`` unless a target case and its twin have the same label map (the same subject).
+
+    Args:
+        target_label: label map of the target case.
+        twin_label: label map of its twin.
+        case: case name (for the message).
+    """
     if not np.array_equal(load_nifti(target_label)[0], load_nifti(twin_label)[0]):
         raise InputError(f"{twin_label}: the twin of {case} has another anatomy than the target case")
 
@@ -116,7 +167,11 @@ def add_source_twins(dataset_dir: str | os.PathLike, progress: bool = True) -> P
             if twin is None:
                 raise InputError(f"{twin_dir}: no twin of target case {item['case']}")
             if not checked and item.get("target_label"):  # one case suffices: the draws are all-or-nothing
-                check_same_subject(dataset_dir / item["target_label"], twin_dir / twin["label"], item["case"])
+                try:
+                    check_same_subject(dataset_dir / item["target_label"], twin_dir / twin["label"], item["case"])
+                except InputError:
+                    shutil.rmtree(twin_dir, ignore_errors=True)  # not twins: do not leave them for the next call
+                    raise
                 checked = True
             for twin_key, pair_key in TWIN_KEYS.items():
                 item[pair_key] = os.path.relpath(twin_dir / twin[twin_key], dataset_dir)

@@ -29,6 +29,13 @@ def method_configs(method: str, base: str) -> list[str]:
     """Config files (inside ``vama_bundle/configs``) of ``method`` layered on ``base`` (``train.json`` or
     ``inference.json``): V-AMA is the base configuration, a comparator adds its override file.
 
+    Args:
+        method: one of :data:`TRANSLATION_METHODS`.
+        base: the base config file name.
+
+    Returns:
+        Config file names, in layering order.
+
     Raises:
         ValueError: for an unknown method.
     """
@@ -38,6 +45,14 @@ def method_configs(method: str, base: str) -> list[str]:
 
 
 def method_checkpoint(method: str, bundle: str | Path = VAMA_BUNDLE) -> Path:
-    """Path of the shipped weights of ``method`` (``models/model.pt`` for V-AMA, ``models/<method>/model.pt``)."""
+    """Path of the shipped weights of ``method`` (``models/model.pt`` for V-AMA, ``models/<method>/model.pt``).
+
+    Args:
+        method: one of :data:`TRANSLATION_METHODS`.
+        bundle: the V-AMA bundle folder.
+
+    Raises:
+        ValueError: for an unknown method.
+    """
     method_configs(method, "")  # validates the name
     return Path(bundle) / "models" / ("" if method == "vama" else method) / "model.pt"

@@ -30,5 +30,10 @@ class CalibratedTranslator(nn.Module):
         self.calibration = calibration
 
     def forward(self, target: torch.Tensor) -> torch.Tensor:
-        """Translate ``target`` ``(B, C, *spatial)``, then calibrate the translation's intensities."""
+        """Translate, then calibrate the translation's intensities.
+
+        Args:
+            target: ``(B, C, *spatial)`` target-domain volumes; whole volumes (the calibration of a window would
+                match that window on its own).
+        """
         return self.calibration(self.translator(target))

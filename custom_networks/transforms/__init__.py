@@ -1,10 +1,11 @@
 """MONAI dictionary transforms for real-world short-axis stacks: checked loading, resampling onto the HR grid,
-and atomic saving of the outputs in world coordinates."""
+atomic saving of the outputs in world coordinates, and the intensity calibration of whole translated volumes."""
 
 from __future__ import annotations
 
+from custom_networks.transforms.calibrate import CalibrateIntensityd
 from custom_networks.transforms.hr_grid import ResampleToHRGridd, hr_grid_for, slice_axis_of
 from custom_networks.transforms.save import SaveNiftid
 from custom_networks.transforms.stack_io import LoadStackd
 
-__all__ = ["LoadStackd", "ResampleToHRGridd", "SaveNiftid", "hr_grid_for", "slice_axis_of"]
+__all__ = ["CalibrateIntensityd", "LoadStackd", "ResampleToHRGridd", "SaveNiftid", "hr_grid_for", "slice_axis_of"]

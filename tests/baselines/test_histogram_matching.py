@@ -64,3 +64,18 @@ def test_histogram_matching_state_dict_round_trip_and_errors():
         HistogramMatching().fit([])
     with pytest.raises(ValueError, match="at least 2"):
         HistogramMatching(num_quantiles=1)
+
+
+def test_empty_foreground_is_left_alone_and_large_volumes_are_indexed_exactly():
+    model = HistogramMatching(num_quantiles=11).fit([_phantom(0)])
+    zeros = torch.zeros(2, 1, 8, 8, 4)
+    assert torch.equal(model(zeros), zeros)  # e.g. an all-zero window: nothing to match, no error
+    # above 2**24 voxels float32 positions round past the last voxel
+    g = torch.Generator().manual_seed(0)
+    big = torch.rand(2**24 + 4, generator=g, dtype=torch.float32) + 0.01
+    from custom_networks.baselines.histogram_matching import _foreground_quantiles
+
+    got = _foreground_quantiles(big, model.levels, 0.0)
+    np.testing.assert_allclose(
+        got.numpy(), np.quantile(big.numpy().astype(np.float64), model.levels.numpy()), atol=1e-6
+    )

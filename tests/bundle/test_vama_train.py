@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -130,15 +132,16 @@ def test_checkpoints_and_resume(trained, overrides):
 
 @pytest.mark.slow
 def test_evaluate_scores_adapted_and_unadapted_target_test_cases(trained, overrides):
-    from custom_networks.bundle import fit_histogram_matching, load_pairs
+    from custom_networks.bundle import fit_histogram_matching, source_training_items
     from custom_networks.bundle.report import read_raw
 
     work = trained[0]
     calibration = work / "calibration"
+    hm_config = ConfigParser.load_config_files([TRAIN, str(CONFIGS / "comparators" / "histogram_matching.json")])
     fit_histogram_matching(
         HistogramMatching(),
-        load_pairs(overrides["dataset_dir"], "training"),
-        ConfigParser(ConfigParser.load_config_file(TRAIN)).get_parsed_content("validate#preprocessing"),
+        source_training_items(overrides["dataset_dir"]),
+        ConfigParser(hm_config).get_parsed_content("fit_transform"),
         calibration,
         progress=False,
     )
@@ -194,9 +197,6 @@ def test_multi_gpu_overrides():
 
 def test_histogram_matching_baseline_fits_on_the_training_sources_and_evaluates(overrides, tmp_path):
     import nibabel as nib
-    import numpy as np
-
-    from custom_networks.bundle import load_pairs
 
     config = [TRAIN, str(CONFIGS / "comparators" / "histogram_matching.json")]
     _run(config, tmp_path, "fit", **overrides)
@@ -205,8 +205,10 @@ def test_histogram_matching_baseline_fits_on_the_training_sources_and_evaluates(
     # reference = mean foreground quantiles of the percentile-scaled training sources, recomputed here with numpy
     levels = state["levels"].numpy()
     quantiles = []
-    for item in load_pairs(overrides["dataset_dir"], "training"):
-        img = np.asarray(nib.load(item["source"]).dataobj, dtype=np.float64)
+    # the source cohort's own training stacks (not the aligned copies): every training item of source/dataset.json
+    source = Path(overrides["dataset_dir"]) / "source"
+    for item in json.loads((source / "dataset.json").read_text())["training"]:
+        img = np.asarray(nib.load(source / item["image"]).dataobj, dtype=np.float64)
         lo, hi = np.percentile(img, [0.5, 99.5])
         img = np.clip((img - lo) / (hi - lo), 0.0, 1.0)
         quantiles.append(np.quantile(img[img > 0], levels))
@@ -216,3 +218,23 @@ def test_histogram_matching_baseline_fits_on_the_training_sources_and_evaluates(
     with open(tmp_path / "eval" / "histogram_matching" / "val_mean_dice_raw.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 2 and all("/sub-" in r["filename"] for r in rows)
+
+
+def test_evaluate_without_source_twins(trained, overrides, tmp_path):
+    """A real paired cohort (no data-engine manifest, so no twins): translations are compared with the aligned source,
+    and the upper bound stops with a clear message."""
+    data = tmp_path / "pairs"
+    shutil.copytree(overrides["dataset_dir"], data, ignore=shutil.ignore_patterns("manifest.json", "source_twin"))
+    pairs = json.loads((data / "pairs.json").read_text())
+    for split in ("training", "validation", "test", "rejected"):
+        for item in pairs[split]:
+            item.pop("target_twin", None)
+            item.pop("target_twin_hr_image", None)
+    (data / "pairs.json").write_text(json.dumps(pairs))
+    args = {**overrides, "dataset_dir": str(data), "bundle_root": str(tmp_path), "calibrate": False}
+    _run([TRAIN, EVALUATE], trained[0], "evaluating", **args)
+    assert (tmp_path / "eval" / "vama" / "translation_psnr_raw.csv").is_file()
+    assert not (data / "source_twin").exists()
+    with pytest.raises(RuntimeError) as err:
+        _run([TRAIN, EVALUATE], trained[0], "evaluating", upper_bound=True, **args)
+    assert "needs source twins" in repr(err.value.__cause__) + str(err.getrepr())

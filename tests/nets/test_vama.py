@@ -182,3 +182,17 @@ def test_torchscript_script_and_trace():
         torch.testing.assert_close(scripted.translate(target, False), expected)
         traced = torch.jit.trace(model, target)
         torch.testing.assert_close(traced(target), expected)
+
+
+def test_default_branches_have_no_normalisation_layers():
+    """Instance norm would make the residual blind to absolute intensity (DEFAULT_VAMA_NORM); the discriminators keep
+    their batch norm."""
+    from torch.nn.modules.batchnorm import _BatchNorm
+    from torch.nn.modules.instancenorm import _InstanceNorm
+
+    model = VAMA()
+    for branch in (model.source_vae, model.target_vae):
+        assert not any(isinstance(m, (_InstanceNorm, _BatchNorm, nn.GroupNorm, nn.LayerNorm)) for m in branch.modules())
+    assert any(isinstance(m, _BatchNorm) for m in model.source_discriminator.modules())
+    normed = VAMA(norm=("instance", {"affine": True}))
+    assert any(isinstance(m, _InstanceNorm) for m in normed.source_vae.modules())
