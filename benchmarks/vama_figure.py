@@ -1,6 +1,6 @@
 """Picture of the domain adaptation on one generated target test case: the target image, each translation (histogram
 matching, V-AMA and the comparators with weights under ``vama_bundle/models``) and the case's source twin (the same
-subject rendered in the source domain: what a perfect translation outputs), each with the frozen Gemini-GAN's
+subject rendered in the source domain: what an ideal translation outputs), each with the frozen Gemini-GAN's
 segmentation, beside the HR reference labels.
 
 Usage::

@@ -3,8 +3,9 @@
 A generated target subject is drawn from its seed; the data engine draws anatomy, pose, breath-hold slice shifts and
 noise from that seed in the same order whatever the domain preset. Rendering the **same seeds with the source
 preset** therefore gives each target case its *source twin*: the same heart, the same slice misalignment, scanned
-with the source scanner's appearance and stack protocol. That is exactly what a perfect target -> source
-translation would output, so it gives the V-AMA bundle's evaluation
+with the source scanner's appearance and in-plane resolution. That is what an ideal target -> source translation
+would output (up to the finer in-plane resolution of the source stacks, which no translation can fully restore), so
+it gives the V-AMA bundle's evaluation
 
 * an image reference for the translations (PSNR / SSIM of the translation against the twin), where the aligned
   source of a pair (another subject) only allows a coarse appearance check;
