@@ -127,7 +127,9 @@ def _child(kind: str, arg: str, threads: int) -> dict:
     return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"}
 
 
-def main(threads: int = 2, out: str | None = None, stack: str | None = None, repeats: int = 3) -> None:
+def main(
+    threads: int = 2, out: str | None = None, stack: str | None = None, repeats: int = 3, devices: str | None = None
+) -> None:
     """Run every measurement and print (and optionally write) a JSON report.
 
     Args:
@@ -135,10 +137,11 @@ def main(threads: int = 2, out: str | None = None, stack: str | None = None, rep
         out: JSON file to write.
         stack: SAX stack for the whole-inference timing (default: a generated native stack).
         repeats: timed repetitions per measurement (the minimum is reported).
+        devices: comma-separated devices to measure (default: ``cpu`` and, when available, ``cuda``).
     """
     import torch
 
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else []) if devices is None else devices.split(",")
     if stack is None:
         from custom_networks.data import synthesize_dataset
 

@@ -46,6 +46,9 @@ def test_rank0_only_overrides_disable_every_logging_and_saving_handler():
             else:
                 assert disabled != "$@rank > 0", f"{list_id}#{i} ({target}) must run on every rank"
     assert seen == rank0_only
+    # the discriminator runs on real and fake batches before one backward: a per-forward in-place broadcast of its
+    # batch-norm statistics breaks cuDNN's batch-norm backward (seen on a GPU: benchmarks/gpu_check.py)
+    assert config["discriminator"]["broadcast_buffers"] is False
     assert config["train#handlers#0#_target_"] == "LrScheduleHandler" and config["train#handlers#0#print_lr"]
     assert "DistributedSampler" in config["train#sampler#_target_"] and config["train#dataloader#shuffle"] is False
     assert "$import torch.distributed as dist" in config["imports"]  # merged with train.json's imports

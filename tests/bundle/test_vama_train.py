@@ -180,6 +180,10 @@ def test_multi_gpu_overrides():
     """DDP needs find_unused_parameters; the rank-0-only overrides hit the logging / saving handlers."""
     config = ConfigParser(ConfigParser.load_config_files([TRAIN, MULTI_GPU]))
     assert config["network"]["find_unused_parameters"] is True
+    # the discriminators run several times before one backward: a per-forward in-place broadcast of their batch-norm
+    # statistics breaks cuDNN's batch-norm backward (seen on a GPU: benchmarks/gpu_check.py); validation syncs them
+    assert config["network"]["broadcast_buffers"] is False
+    assert "dist.broadcast" in config["run"][0]
     assert config["validate#network#translator"] == "$@network.module"
     rank0_only = {"StatsHandler", "TensorBoardStatsHandler", "CheckpointSaver"}
     seen = set()
