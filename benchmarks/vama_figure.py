@@ -22,6 +22,7 @@ import torch
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.colors import to_rgb  # noqa: E402
 from monai.bundle import ConfigParser  # noqa: E402
 
 from custom_networks.bundle import load_pairs  # noqa: E402
@@ -44,13 +45,27 @@ def _parser(method: str) -> ConfigParser:
 
 
 def _overlay(ax, image: np.ndarray, label: np.ndarray | None, title: str) -> None:
+    """Grey image, labels as translucent fills with their outlines (LV blood pool drawn last, so that the outlines
+    shared by neighbouring labels show every class)."""
     ax.imshow(image.T, cmap="gray", origin="lower", vmin=0, vmax=1)
     if label is not None:
-        for value, color in LABEL_COLORS.items():
+        fill = np.zeros((*label.T.shape, 4))
+        for value, color in sorted(LABEL_COLORS.items(), reverse=True):
             if value and (label == value).any():
-                ax.contour((label == value).T, levels=[0.5], colors=[color], linewidths=0.8)
+                fill[(label == value).T] = (*to_rgb(color), 0.25)
+                ax.contour((label == value).T, levels=[0.5], colors=[color], linewidths=0.9)
+        ax.imshow(fill, origin="lower")
     ax.set_title(title, fontsize=9)
     ax.axis("off")
+
+
+def _dice(seg: np.ndarray, label: np.ndarray) -> str:
+    """3D Dice per class of the whole volume, formatted for a panel title."""
+    values = []
+    for c in (1, 2, 3):
+        total = (seg == c).sum() + (label == c).sum()
+        values.append(2 * ((seg == c) & (label == c)).sum() / total if total else float("nan"))
+    return "Dice " + " / ".join(f"{v:.2f}" for v in values)
 
 
 def main(case: str = "sub-0010_ED", out: str = "vama_bundle/docs/images/translations.png") -> None:
@@ -87,13 +102,17 @@ def main(case: str = "sub-0010_ED", out: str = "vama_bundle/docs/images/translat
             panels.append((name, inferer(target, translator)))
         panels.append(("source twin (ideal)", twin))
         segs = [inferer(image, gemini).argmax(1)[0].numpy() for _, image in panels]
-    fig, axes = plt.subplots(2, len(panels) + 1, figsize=(2.6 * (len(panels) + 1), 5.6))
+    fig, axes = plt.subplots(2, len(panels) + 1, figsize=(2.6 * (len(panels) + 1), 6.0))
     for k, ((name, image), seg) in enumerate(zip(panels, segs, strict=True)):
         _overlay(axes[0, k], image[0, 0].numpy()[:, :, z], None, name)
-        _overlay(axes[1, k], image[0, 0].numpy()[:, :, z], seg[:, :, z], "Gemini-GAN labels")
+        _overlay(axes[1, k], image[0, 0].numpy()[:, :, z], seg[:, :, z], _dice(seg, label))
     _overlay(axes[0, -1], target[0, 0].numpy()[:, :, z], label[:, :, z], "reference labels")
     axes[1, -1].axis("off")
-    fig.suptitle(f"{case}, target_a domain, mid-heart short-axis slice (HR grid)", fontsize=10)
+    fig.suptitle(
+        f"{case}, target_a domain, mid-heart short-axis slice (HR grid); labels: LV blood pool (red), LV myocardium"
+        " (green), RV (blue); bottom: the frozen Gemini-GAN's labels and its 3D Dice (whole volume) LV / myo / RV",
+        fontsize=10,
+    )
     fig.tight_layout()
     save_figure(fig, out)
     print(out)
