@@ -88,6 +88,12 @@ def _torchrun(configs: list[str], **overrides) -> list[str]:
     return cmd + _bundle(configs, **overrides)[3:]
 
 
+def _infer_on_both(run: _Runner, name: str, configs: list[str], out_prefix: Path, **overrides) -> None:
+    """Run one inference command on the GPU, then with CUDA hidden (CPU), into ``<out_prefix>_gpu`` / ``_cpu``."""
+    for device, env in (("gpu", None), ("cpu", {"CUDA_VISIBLE_DEVICES": ""})):
+        run(f"{name} ({device})", _bundle(configs, **overrides, output_dir=f"{out_prefix}_{device}"), env=env)
+
+
 def _compare_segs(a: Path, b: Path) -> dict:
     """Dice per class (1-3) between two label maps, ``a`` resampled (nearest) onto ``b``'s grid in world coordinates,
     and the largest difference between their affines."""
@@ -95,18 +101,14 @@ def _compare_segs(a: Path, b: Path) -> dict:
     import numpy as np
 
     from custom_networks.data.geometry import resample_to_grid
+    from custom_networks.evaluate import dice_per_class
 
     ia, ib = nib.load(str(a)), nib.load(str(b))
     db = np.asarray(ib.dataobj).astype(int)
     da = resample_to_grid(np.asarray(ia.dataobj).astype(np.float32), ia.affine, db.shape, ib.affine, order=0)
-    da = np.rint(da).astype(int)
-    dice = {}
-    for c in (1, 2, 3):
-        pa, pb = da == c, db == c
-        denom = pa.sum() + pb.sum()
-        dice[c] = round(float(2 * (pa & pb).sum() / denom), 4) if denom else None
+    dice = dice_per_class(np.rint(da).astype(int), db)
     return {
-        "dice": dice,
+        "dice": {name: round(value, 4) for name, value in dice.items()},
         "affine_max_abs_diff": float(np.abs(ia.affine - ib.affine).max()),
         "shapes": [ia.shape, db.shape],
     }
@@ -161,7 +163,6 @@ def main(out: str = "/tmp/gpu_check", work: str = "/tmp/gpu_check_work") -> None
         run.save()
         print(report["skipped"])
         return
-    cpu = {"CUDA_VISIBLE_DEVICES": ""}
 
     # ---- Gemini-GAN -------------------------------------------------------------------------------------------
     g_data = work_dir / "gemini_data"
@@ -184,16 +185,9 @@ def main(out: str = "/tmp/gpu_check", work: str = "/tmp/gpu_check_work") -> None
     )
     case = g_data / "sub-0005" / "ED"
     stack = case / "lr_image.nii.gz"
-    for device, env in (("gpu", None), ("cpu", cpu)):
-        run(
-            f"gemini inference ({device})",
-            _bundle(
-                ["gemini_gan_bundle/configs/inference.json"],
-                input_path=str(stack),
-                output_dir=str(work_dir / f"g_inf_{device}"),
-            ),
-            env=env,
-        )
+    _infer_on_both(
+        run, "gemini inference", ["gemini_gan_bundle/configs/inference.json"], work_dir / "g_inf", input_path=str(stack)
+    )
     seg_gpu, seg_cpu = (work_dir / f"g_inf_{d}" / "lr_image_seg.nii.gz" for d in ("gpu", "cpu"))
     if seg_gpu.is_file() and seg_cpu.is_file():
         _check(report, "gemini gpu vs cpu segmentation", _compare_segs, seg_gpu, seg_cpu)
@@ -244,17 +238,14 @@ def main(out: str = "/tmp/gpu_check", work: str = "/tmp/gpu_check_work") -> None
         ),
     )
     target = v_data / "target_a" / "sub-0002" / "ED" / "lr_image.nii.gz"
-    for device, env in (("gpu", None), ("cpu", cpu)):
-        run(
-            f"vama inference + calibration + gemini ({device})",
-            _bundle(
-                ["vama_bundle/configs/inference.json"],
-                input_path=str(target),
-                chain_gemini=True,
-                output_dir=str(work_dir / f"v_inf_{device}"),
-            ),
-            env=env,
-        )
+    _infer_on_both(
+        run,
+        "vama inference + calibration + gemini",
+        ["vama_bundle/configs/inference.json"],
+        work_dir / "v_inf",
+        input_path=str(target),
+        chain_gemini=True,
+    )
     adapted = {d: work_dir / f"v_inf_{d}" / "lr_image_adapted.nii.gz" for d in ("gpu", "cpu")}
     if all(p.is_file() for p in adapted.values()):
         _check(report, "vama adapted gpu vs cpu", _compare_images, adapted["gpu"], adapted["cpu"])

@@ -33,6 +33,7 @@ from custom_networks.bundle.translation_methods import (  # noqa: E402
     method_configs,
 )
 from custom_networks.data.preview import LABEL_COLORS  # noqa: E402
+from custom_networks.evaluate import dice_per_class  # noqa: E402
 from custom_networks.utils.nifti import InputError, save_figure  # noqa: E402
 
 CONFIGS = VAMA_BUNDLE / "configs"
@@ -61,11 +62,7 @@ def _overlay(ax, image: np.ndarray, label: np.ndarray | None, title: str) -> Non
 
 def _dice(seg: np.ndarray, label: np.ndarray) -> str:
     """3D Dice per class of the whole volume, formatted for a panel title."""
-    values = []
-    for c in (1, 2, 3):
-        total = (seg == c).sum() + (label == c).sum()
-        values.append(2 * ((seg == c) & (label == c)).sum() / total if total else float("nan"))
-    return "Dice " + " / ".join(f"{v:.2f}" for v in values)
+    return "Dice " + " / ".join(f"{v:.2f}" for v in dice_per_class(seg, label).values())
 
 
 def main(case: str = "sub-0010_ED", out: str = "vama_bundle/docs/images/translations.png") -> None:
