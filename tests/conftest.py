@@ -131,3 +131,44 @@ def reoriented_copy(src, dst):
     perm = np.eye(4)[[2, 0, 1, 3]].T  # new index (k, i, j) -> old (i, j, k)
     nib.save(nib.Nifti1Image(np.ascontiguousarray(np.transpose(data, (2, 0, 1))), aff @ perm), str(dst))
     return dst
+
+
+def write_dicom_slice(path: Path, pixels: np.ndarray, origin, direction: np.ndarray, spacing, tags: dict) -> None:
+    """One DICOM file written by ITK: ``pixels`` (rows, columns) as int16, ImagePositionPatient ``origin`` (LPS),
+    ImageOrientationPatient the first two columns of ``direction`` (LPS), ``spacing`` (column, row, slice spacing in
+    mm) and extra header ``tags`` ({"gggg|eeee": value})."""
+    import itk
+
+    image = itk.image_from_array(np.ascontiguousarray(np.asarray(pixels)[None].astype(np.int16)))
+    image.SetSpacing([float(s) for s in spacing])
+    image.SetOrigin([float(v) for v in origin])
+    image.SetDirection(itk.matrix_from_array(np.ascontiguousarray(direction, dtype=float)))
+    meta = image.GetMetaDataDictionary()
+    for key, value in {"0008|0060": "MR", **tags}.items():
+        meta[key] = value
+    io = itk.GDCMImageIO.New()
+    io.KeepOriginalUIDOn()
+    writer = itk.ImageFileWriter[type(image)].New(Input=image, FileName=str(path), ImageIO=io)
+    writer.Update()
+
+
+def write_dicom_cine(folder: Path, array: np.ndarray, affine: np.ndarray, frame_ms: float = 40.0) -> None:
+    """A NIfTI-style cine ``(X, Y, Z[, T])`` with its RAS affine written as one DICOM file per slice and phase, with
+    file names that do not follow the slice order. The affine's slice axis must follow ``row x column`` (det > 0)."""
+    array = np.asarray(array)
+    array = array[..., None] if array.ndim == 3 else array
+    spacing = np.sqrt((np.asarray(affine)[:3, :3] ** 2).sum(axis=0))
+    to_lps = np.diag([-1.0, -1.0, 1.0])
+    direction = to_lps @ (np.asarray(affine)[:3, :3] / spacing)
+    if np.linalg.det(direction) <= 0:
+        raise ValueError("the slice axis must follow row x column (a right-handed voxel frame)")
+    folder.mkdir(parents=True, exist_ok=True)
+    n = 0
+    for k in reversed(range(array.shape[2])):
+        origin = to_lps @ (np.asarray(affine) @ np.array([0.0, 0.0, k, 1.0]))[:3]
+        for t in range(array.shape[3]):
+            tags = {"0020|000e": "1.2.826.0.1.3680043.2.1125.7", "0018|1060": f"{t * frame_ms:g}", "0020|0013": str(n)}
+            write_dicom_slice(
+                folder / f"f{(7919 * n) % 10007:05d}", array[:, :, k, t].T, origin, direction, spacing, tags
+            )
+            n += 1

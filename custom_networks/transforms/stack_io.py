@@ -1,21 +1,27 @@
-"""Loading of a short-axis stack (3D, or one frame of a 4D cine) with checks that name the file and the problem."""
+"""Loading of a short-axis stack (3D, or one frame of a 4D cine; NIfTI file or DICOM series folder) with checks that
+name the file and the problem."""
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
 from monai.data import MetaTensor
 from monai.transforms import MapTransform
 
-from custom_networks.utils.nifti import InputError, load_nifti
+from custom_networks.utils.dicom import read_dicom_series
+from custom_networks.utils.nifti import InputError, check_voxel_size, load_nifti
 
 __all__ = ["LoadStackd"]
 
 
 class LoadStackd(MapTransform):
-    """Load a NIfTI stack as a channel-first ``MetaTensor`` (1, X, Y, Z) in world coordinates, after checking it.
+    """Load a stack as a channel-first ``MetaTensor`` (1, X, Y, Z) in world coordinates, after checking it.
+
+    A path is a NIfTI file (3D, or 4D ``(X, Y, Z, T)``) or a folder holding one DICOM series (one file per slice and
+    phase; geometry from the headers, see :func:`custom_networks.utils.dicom.read_dicom_series`).
 
     Errors (:class:`~custom_networks.utils.InputError`, naming the file): missing, not NIfTI or corrupt file,
     2D image, 4D cine with several frames and no ``frame`` chosen, frame out of range, NaN/inf voxels, all-zero
@@ -32,7 +38,14 @@ class LoadStackd(MapTransform):
         self.frame = frame
 
     def _load(self, path: str) -> MetaTensor:
-        data, affine = load_nifti(path, ndim=(3, 4))
+        if Path(path).is_dir():
+            series = read_dicom_series(path, progress=False)
+            data, affine = series.array, series.affine
+            check_voxel_size(path, affine)
+            if data.shape[3] == 1:
+                data = data[..., 0]
+        else:
+            data, affine = load_nifti(path, ndim=(3, 4))
         if data.ndim == 4:
             frames = data.shape[3]
             if self.frame is None:

@@ -1,7 +1,29 @@
-"""Shared helpers: NIfTI input/output with clear errors and atomic writes."""
+"""Shared helpers: NIfTI and DICOM input/output with clear errors and atomic writes."""
 
 from __future__ import annotations
 
-from custom_networks.utils.nifti import InputError, atomic_output_dir, load_nifti, publish_mode, save_figure, save_nifti
+from custom_networks.utils.dicom import DicomSeries, is_dicom_folder, list_dicom_series, read_dicom_series, save_cine
+from custom_networks.utils.nifti import (
+    InputError,
+    atomic_output_dir,
+    check_voxel_size,
+    load_nifti,
+    publish_mode,
+    save_figure,
+    save_nifti,
+)
 
-__all__ = ["InputError", "atomic_output_dir", "load_nifti", "publish_mode", "save_figure", "save_nifti"]
+__all__ = [
+    "DicomSeries",
+    "InputError",
+    "atomic_output_dir",
+    "check_voxel_size",
+    "is_dicom_folder",
+    "list_dicom_series",
+    "load_nifti",
+    "publish_mode",
+    "read_dicom_series",
+    "save_cine",
+    "save_figure",
+    "save_nifti",
+]

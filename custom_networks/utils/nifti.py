@@ -12,7 +12,15 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-__all__ = ["InputError", "atomic_output_dir", "load_nifti", "publish_mode", "save_figure", "save_nifti"]
+__all__ = [
+    "InputError",
+    "atomic_output_dir",
+    "check_voxel_size",
+    "load_nifti",
+    "publish_mode",
+    "save_figure",
+    "save_nifti",
+]
 
 #: NIfTI intent code of a label map (NIFTI_INTENT_LABEL): viewers show it with a label colour table.
 _INTENT_LABEL = 1002
@@ -91,30 +99,55 @@ def load_nifti(
     if not allow_nan and not np.all(np.isfinite(data)):
         raise InputError(f"{path}: contains {int((~np.isfinite(data)).sum())} NaN/inf voxels")
     affine = np.asarray(img.affine, dtype=float)
-    spacing = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))
-    if not np.all(np.isfinite(affine)) or abs(np.linalg.det(affine[:3, :3])) < 1e-9:
-        raise InputError(f"{path}: singular or non-finite affine")
-    if spacing.min() < 0.05 or spacing.max() > 50.0:
-        raise InputError(f"{path}: absurd voxel size {np.round(spacing, 4).tolist()} mm (expected 0.05-50 mm)")
+    check_voxel_size(path, affine)
     return data, affine
 
 
-def save_nifti(array: np.ndarray, affine: np.ndarray, path: str | os.PathLike, label: bool = False) -> Path:
+def check_voxel_size(path: str | os.PathLike, affine: np.ndarray) -> None:
+    """Refuse a singular or non-finite affine and voxel sizes outside 0.05-50 mm (``path`` names the input).
+
+    Raises:
+        InputError: naming ``path`` and the problem.
+    """
+    affine = np.asarray(affine, dtype=float)
+    if not np.all(np.isfinite(affine)) or abs(np.linalg.det(affine[:3, :3])) < 1e-9:
+        raise InputError(f"{path}: singular or non-finite affine")
+    spacing = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))
+    if spacing.min() < 0.05 or spacing.max() > 50.0:
+        raise InputError(f"{path}: absurd voxel size {np.round(spacing, 4).tolist()} mm (expected 0.05-50 mm)")
+
+
+def save_nifti(
+    array: np.ndarray,
+    affine: np.ndarray,
+    path: str | os.PathLike,
+    label: bool = False,
+    dtype=None,
+    time_step: float | None = None,
+    time_unit: str = "sec",
+) -> Path:
     """Write ``array`` with ``affine`` (sform and qform, mm units) atomically: temporary name, then rename.
 
     Args:
-        array: image (float32) or label map (stored as uint8 with the NIfTI label intent).
-        affine: voxel-to-world affine.
+        array: image (float32 unless ``dtype``) or label map (stored as uint8 with the NIfTI label intent); 3D, or
+            4D ``(X, Y, Z, T)``.
+        affine: voxel-to-world affine of the spatial axes.
         path: destination ``.nii.gz``/``.nii`` path.
         label: store as a label map.
+        dtype: storage type of an image (default float32).
+        time_step: time between frames of a 4D array (``pixdim[4]``, in ``time_unit``).
+        time_unit: unit of ``time_step``: ``"sec"`` or ``"msec"``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = np.asarray(array).astype(np.uint8 if label else np.float32)
+    data = np.asarray(array).astype(np.uint8 if label else (dtype or np.float32))
     img = nib.Nifti1Image(data, np.asarray(affine, dtype=float))
     img.set_sform(np.asarray(affine, dtype=float), code=1)
     img.set_qform(np.asarray(affine, dtype=float), code=1)
-    img.header.set_xyzt_units("mm", "sec")
+    img.header.set_xyzt_units("mm", time_unit)
+    if time_step is not None and data.ndim == 4:
+        zooms = list(img.header.get_zooms())
+        img.header.set_zooms((*zooms[:3], float(time_step)))
     if label:
         img.header.set_intent(_INTENT_LABEL)
     suffix = ".nii.gz" if path.name.endswith(".gz") else ".nii"
