@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import json
 import logging
 import math
 import os
@@ -68,7 +69,8 @@ from custom_networks.evaluate.pipeline import load_label
 from custom_networks.evaluate.real_figures import bland_altman, failure_view
 from custom_networks.evaluate.real_sets import REAL_SETS, find_real_cases, load_real_case
 from custom_networks.metrics.gemini_compat import slicewise_psnr_ssim
-from custom_networks.utils.nifti import InputError, atomic_output_dir, load_nifti, save_nifti
+from custom_networks.utils.cli import find_input_error, format_exception_line
+from custom_networks.utils.nifti import InputError, atomic_output_dir, load_nifti, save_nifti, write_text_atomic
 
 logger = logging.getLogger("real_scans")
 
@@ -130,37 +132,55 @@ def run_bundle(
     """The bundle's ``inference.json`` on every input, written as ``out_dir/<name>_seg|_sr.nii.gz``.
 
     All inputs run in one workflow (inputs are linked into one folder under their case names); if that run fails,
-    each input runs on its own so that one bad case does not stop the others.
+    each input runs on its own so that one bad case does not stop the others. Cases whose outputs are already in
+    ``out_dir`` are not run again (a benchmark with ``--work`` resumes); seconds per case are kept in
+    ``out_dir/timing.json``.
 
     Returns:
-        ``(seconds, failed)``: wall seconds per case (the whole run divided by its cases, model loading included) and
+        ``(seconds, failed)``: wall seconds per case (a run's time divided by its cases, model loading included) and
         ``{name: reason}`` of the inputs that failed.
     """
     from custom_networks.bundle.workflows import load_workflow
 
     staging = out_dir.parent / f".{out_dir.name}-inputs"
     staging.mkdir(parents=True, exist_ok=True)
-    for name, path in inputs.items():
-        link = staging / f"{name}.nii.gz"
-        if not link.exists():
-            link.symlink_to(Path(path).resolve())
+    timing_file = out_dir / "timing.json"
+    seconds: dict[str, float] = json.loads(timing_file.read_text()) if timing_file.is_file() else {}
+    todo = {n: p for n, p in inputs.items() if not (out_dir / f"{n}_seg.nii.gz").is_file()}
+    if len(todo) < len(inputs):
+        logger.info("%d of %d cases already done in %s (resumed)", len(inputs) - len(todo), len(inputs), out_dir)
+    for old in staging.iterdir():
+        old.unlink()
+    for name, path in todo.items():
+        (staging / f"{name}.nii.gz").symlink_to(Path(path).resolve())
 
     def _run(input_path: Path) -> None:
         workflow = load_workflow(
-            ["inference.json"], bundle=bundle, input_path=str(input_path), output_dir=str(out_dir), **(overrides or {})
+            ["inference.json"],
+            bundle=bundle,
+            input_path=input_path,
+            output_dir=out_dir,
+            overwrite=True,
+            **(overrides or {}),
         )
         workflow.run()
         workflow.finalize()
 
+    def _save_timing() -> None:
+        write_text_atomic(timing_file, json.dumps(seconds, indent=1))
+
+    failed: dict[str, str] = {}
+    if not todo:
+        return seconds, failed
     start = time.perf_counter()
     try:
         _run(staging)
-        per_case = (time.perf_counter() - start) / max(len(inputs), 1)
-        return dict.fromkeys(inputs, per_case), {}
+        seconds.update(dict.fromkeys(todo, (time.perf_counter() - start) / len(todo)))
+        _save_timing()
+        return seconds, failed
     except Exception as err:  # noqa: BLE001 - isolate the failing case below
-        logger.warning("bundle run on %d inputs failed (%s); running them one by one", len(inputs), err)
-    seconds, failed = {}, {}
-    for name in tqdm(inputs, desc="bundle inference, one case at a time", leave=False):
+        logger.warning("bundle run on %d inputs failed (%s); running them one by one", len(todo), err)
+    for name in tqdm(todo, desc="bundle inference, one case at a time", leave=False):
         if (out_dir / f"{name}_seg.nii.gz").exists():
             continue
         start = time.perf_counter()
@@ -168,7 +188,9 @@ def run_bundle(
             _run(staging / f"{name}.nii.gz")
             seconds[name] = time.perf_counter() - start
         except Exception as err:  # noqa: BLE001 - recorded in skipped.csv
-            failed[name] = f"bundle inference failed: {str(err).strip().splitlines()[-1] if str(err) else err!r}"
+            found = find_input_error(err)
+            failed[name] = f"bundle inference failed: {found if found is not None else format_exception_line(err)}"
+    _save_timing()
     return seconds, failed
 
 
@@ -205,6 +227,7 @@ def score_segmentations(loaded: Mapping, pred_dir: Path, method: str, seconds: M
                 if not row["heart_found"]:
                     notes.insert(0, "no heart found (empty prediction on the stack)")
                 native[name] = on_grid
+        row["heart_missed"] = _missed(row)
         row["seconds"] = float(seconds.get(name, math.nan))
         row["notes"] = "; ".join(notes)
         rows.append(row)
@@ -324,6 +347,13 @@ def _rank_rows(rows: list[dict]) -> list[tuple[str, dict]]:
     return out
 
 
+def _missed(row: Mapping, prefix: str = "") -> bool:
+    """No overlap at all with the manual heart: Dice 0 for every labelled class (the heart was not found where it is,
+    whether the prediction is empty or elsewhere)."""
+    values = _finite([row.get(f"{prefix}dice_{c}") for c in CLASSES])
+    return bool(values.size) and bool(np.all(values == 0))
+
+
 def _seg_table(rows: list[dict], sets: Sequence[str], prefix: str = "") -> list[str]:
     lines = [
         "| set | cases | no heart found | "
@@ -331,16 +361,17 @@ def _seg_table(rows: list[dict], sets: Sequence[str], prefix: str = "") -> list[
         + " | "
         + " | ".join(f"HD95 {v} (mm)" for v in CLASSES.values())
         + " |",
-        "| --- | --- | --- |" + " --- |" * (2 * len(CLASSES)),
+        "| --- | --- | --- | --- |" + " --- |" * (2 * len(CLASSES)),
     ]
     for s in [*sets, "all"]:
         mine = [r for r in rows if s == "all" or r["set"] == s]
         if not mine:
             continue
         missing = sum(not r["heart_found"] for r in mine)
+        missed = sum(_missed(r, prefix) for r in mine)
         dice = [_mean_sd([r.get(f"{prefix}dice_{c}") for r in mine], 3) for c in CLASSES]
         hd = [_mean_sd([r.get(f"{prefix}hd95_{c}") for r in mine], 1) for c in CLASSES]
-        lines.append(f"| {s} | {len(mine)} | {missing} | " + " | ".join(dice + hd) + " |")
+        lines.append(f"| {s} | {len(mine)} | {missing} | {missed} | " + " | ".join(dice + hd) + " |")
     return lines
 
 
@@ -402,7 +433,8 @@ def _summary(method, rows, clinical, held, skipped, sets, figures, seconds, note
         *_seg_table(rows, sets),
         "",
         "mean +- sd over cases; `(n=k)`: defined on k cases only. Dice over each class's labelled slices; HD95 in-plane"
-        " (2D per labelled slice, pooled). No heart found: the prediction has no foreground on the stack.",
+        " (2D per labelled slice, pooled). No heart found: the prediction has no foreground on the stack; heart missed:"
+        " Dice 0 for every labelled class (empty, or all of it elsewhere).",
         "",
         "## Segmentation integrated over the slice profile (box, one slice spacing)",
         "",
@@ -474,7 +506,8 @@ def run(
             ``<work>/held_out_inputs``); without it only the interpolations are scored there.
         bundle_args: extra overrides of the bundle's inference config (e.g. ``{"chain_gemini": True}``).
         limit: score only the first ``limit`` cases of each set (quick checks).
-        work: folder for the NIfTI intermediates (kept); default a temporary folder, deleted.
+        work: folder for the NIfTI intermediates (kept; a run with the same ``work`` resumes: cases whose outputs
+            are there are not run again); default a temporary folder, deleted.
         figures: draw the failure views and the Bland-Altman plot.
         overwrite: replace an existing report folder.
 
@@ -499,8 +532,6 @@ def run(
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise InputError(f"{out}: folder exists and is not empty (pass --overwrite to replace it)")
-    if work and Path(work).exists() and any(Path(work).iterdir()):
-        raise InputError(f"{work}: the work folder must be new or empty")
     loaded = {}
     for case in cases:
         try:

@@ -10,12 +10,11 @@ User errors print one line (``error: ...``) and exit with status 2.
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Sequence
 
 from custom_networks.baselines.interpolation import interpolate_dataset, interpolate_stack
-from custom_networks.utils.nifti import InputError
+from custom_networks.utils.cli import run_cli
 
 __all__ = ["dataset", "main", "stack"]
 
@@ -75,15 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     Args:
         argv: arguments (default: ``sys.argv[1:]``).
     """
-    import fire
-
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        fire.Fire({"stack": stack, "dataset": dataset}, command=argv, name="python -m custom_networks.baselines")
-    except InputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return run_cli({"stack": stack, "dataset": dataset}, argv, name="python -m custom_networks.baselines")
 
 
 if __name__ == "__main__":

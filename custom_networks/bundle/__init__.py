@@ -16,16 +16,28 @@ from custom_networks.bundle.domain_pairs import (
     pair_datasets,
     target_inference_inputs,
 )
-from custom_networks.bundle.helpers import default_bundle_root, latest_checkpoint, load_datalist, without_none
+from custom_networks.bundle.helpers import (
+    default_bundle_root,
+    existing_file,
+    latest_checkpoint,
+    load_datalist,
+    without_none,
+)
 from custom_networks.bundle.histogram_baseline import fit_histogram_matching, load_calibration, source_training_items
-from custom_networks.bundle.inputs import inference_inputs
+from custom_networks.bundle.inputs import CaseList, inference_inputs, report_failures
 from custom_networks.bundle.source_twins import add_source_twins, evaluation_input_key, twins_available
+from custom_networks.bundle.translation_methods import TRANSLATION_METHODS, method_checkpoint
 from custom_networks.bundle.workflows import GEMINI_BUNDLE, load_workflow
 
 __all__ = [
     "GEMINI_BUNDLE",
+    "TRANSLATION_METHODS",
+    "method_checkpoint",
     "default_bundle_root",
+    "existing_file",
+    "CaseList",
     "inference_inputs",
+    "report_failures",
     "load_workflow",
     "latest_checkpoint",
     "load_datalist",

@@ -500,7 +500,8 @@ def target_inference_inputs(
         input_path: a NIfTI file, a folder of NIfTI files, or None for the generated target test split.
         dataset_dir: paired dataset folder used when ``input_path`` is None (generated first when it holds no
             ``pairs.json``).
-        kwargs: arguments of :func:`ensure_paired_dataset`.
+        kwargs: arguments of :func:`ensure_paired_dataset`; ``frame``, ``output_dir``, ``postfixes`` and
+            ``overwrite`` are the input / output checks of :func:`custom_networks.bundle.inference_inputs`.
 
     Returns:
         ``[{"image": path[, "case": name]}, ...]`` (native target stacks, ``lr_image``).
@@ -510,7 +511,19 @@ def target_inference_inputs(
     """
     from custom_networks.bundle.inputs import inference_inputs
 
+    check = {k: kwargs.pop(k) for k in ("frame", "output_dir", "postfixes", "overwrite") if k in kwargs}
     if input_path is not None:
-        return inference_inputs(input_path, dataset_dir)
+        return inference_inputs(input_path, dataset_dir, **check)
     items = load_pairs(dataset_dir, "test", include_rejected=True, **kwargs)
-    return [{"image": item["target_lr_image"], "case": item["case"]} for item in items]
+    out = [{"image": item["target_lr_image"], "case": item["case"]} for item in items]
+    if check.get("output_dir") is not None:
+        from custom_networks.utils.nifti import check_output_folder
+
+        check_output_folder(check["output_dir"])
+        if not check.get("overwrite", True):
+            for item in out:
+                for postfix in check.get("postfixes", ()):
+                    target = Path(check["output_dir"]) / f"{item['case']}_{postfix}.nii.gz"
+                    if target.exists():
+                        raise InputError(f"{target}: exists (pass --overwrite True to replace it)")
+    return out

@@ -12,8 +12,9 @@ from typing import Any
 from monai.data import load_decathlon_datalist
 
 from custom_networks.data.dataset import ensure_dataset
+from custom_networks.utils.nifti import InputError
 
-__all__ = ["default_bundle_root", "latest_checkpoint", "load_datalist", "without_none"]
+__all__ = ["default_bundle_root", "existing_file", "latest_checkpoint", "load_datalist", "without_none"]
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +29,21 @@ def default_bundle_root(name: str) -> str:
     if cwd.name == name or (cwd / "configs" / "metadata.json").is_file() and not (cwd / name).is_dir():
         return "."
     return str(Path(name))
+
+
+def existing_file(path: str | os.PathLike, what: str = "model weights") -> str:
+    """``path`` as a string when it is a file; otherwise an error that says what is missing and the likely cause.
+
+    Raises:
+        InputError: ``path`` is missing (a bundle run from outside the repository root without ``--bundle_root``,
+            or weights not trained yet).
+    """
+    if not Path(path).is_file():
+        raise InputError(
+            f"{path}: {what} not found (run from the repository root or the bundle folder, or pass --bundle_root "
+            "<bundle folder>; untrained weights: see the model card's training command)"
+        )
+    return str(path)
 
 
 def latest_checkpoint(folder: str | os.PathLike, prefix: str = "resume") -> str | None:

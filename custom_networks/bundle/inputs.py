@@ -1,54 +1,156 @@
-"""Inference inputs of the bundles: user files/folders, or the generated test split (embedded default)."""
+"""Inference inputs of the bundles: user files / folders (checked up front, one bad case never stops the others), or
+the generated test split (embedded default); output names, the output folder and the failures report."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from custom_networks.data.dataset import case_name, ensure_dataset
+from custom_networks.transforms.save import output_stem
 from custom_networks.utils.dicom import is_dicom_folder
-from custom_networks.utils.nifti import InputError
+from custom_networks.utils.nifti import InputError, check_output_folder, write_text_atomic
 
-__all__ = ["inference_inputs"]
+__all__ = ["CaseList", "inference_inputs", "report_failures"]
+
+logger = logging.getLogger(__name__)
+
+_SUFFIXES = (".nii.gz", ".nii")
+
+
+class CaseList(list):
+    """A datalist (``[{"image": ..., ...}, ...]``) that also remembers the inputs refused while it was built.
+
+    Args:
+        items: the good cases.
+        failed: ``(input, reason)`` of the refused ones.
+        total: number of inputs found.
+    """
+
+    def __init__(self, items: Sequence[dict] = (), failed: Sequence[tuple[str, str]] = (), total: int | None = None):
+        super().__init__(items)
+        self.failed = list(failed)
+        self.total = len(items) + len(failed) if total is None else total
+
+
+def _user_inputs(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        visible = [p for p in sorted(path.iterdir()) if not p.name.startswith(".")]  # never a hidden / temp file
+        files = [p for p in visible if p.is_file() and p.name.endswith(_SUFFIXES)]
+        series = [p for p in visible if p.is_dir() and is_dicom_folder(p)]
+        if not files and not series and is_dicom_folder(path):
+            return [path]
+        if not files and not series:
+            raise InputError(f"{path}: folder holds no .nii/.nii.gz file and no DICOM series")
+        return sorted(files + series)
+    raise InputError(f"{path}: input file or folder not found")
 
 
 def inference_inputs(
-    input_path: str | os.PathLike | None, dataset_dir: str | os.PathLike, key: str = "lr_image", **synth_kwargs: Any
-) -> list[dict[str, str]]:
-    """Datalist ``[{"image": path}, ...]`` for inference (generated test cases also carry their ``"case"`` name,
-    ``<subject>_<phase>``, which names their output files).
+    input_path: str | os.PathLike | None,
+    dataset_dir: str | os.PathLike,
+    key: str = "lr_image",
+    frame: int | None = None,
+    output_dir: str | os.PathLike | None = None,
+    postfixes: Sequence[str] = ("seg", "sr"),
+    overwrite: bool = True,
+    check: bool = True,
+    **synth_kwargs: Any,
+) -> CaseList:
+    """Datalist ``[{"image": path, "case": output name}, ...]`` for inference, checked before any computation.
+
+    Output names are :func:`~custom_networks.transforms.output_stem` of the inputs.
+
+    User inputs are loaded once here (:class:`~custom_networks.transforms.LoadStackd`, with ``frame``): an input that
+    cannot be used is left out and remembered in ``failed`` (the run goes on; :func:`report_failures` reports it at
+    the end). Output names are :func:`output_stem`; two inputs with one output name, or outputs that already exist
+    (without ``overwrite``), are refused up front; the output folder is created and checked for writing first.
 
     Args:
         input_path: a NIfTI file, a folder holding one DICOM series (one case, named after the folder), a folder of
-            NIfTI files and / or DICOM series folders (one case each), or None for the native stacks (``key``) of
-            the test split of ``dataset_dir`` (generated there first when it holds no dataset).
+            NIfTI files and / or DICOM series folders (one case each; hidden files are never inputs), or None for the
+            native stacks (``key``) of the test split of ``dataset_dir`` (generated there first when it holds no
+            dataset).
         dataset_dir: dataset folder used when ``input_path`` is None.
         key: datalist key of the generated dataset to use as input (``lr_image``: native stacks).
+        frame: frame of a 4D cine (part of the output names).
+        output_dir: the output folder (None: not checked).
+        postfixes: output file postfixes per case (``<name>_<postfix>.nii.gz``), for the existing-output check.
+        overwrite: allow replacing existing outputs.
+        check: load every user input once to leave out the unusable ones.
         synth_kwargs: arguments of :func:`custom_networks.data.ensure_dataset`.
 
     Raises:
-        InputError: the path does not exist or holds neither NIfTI files nor DICOM series.
+        InputError: the path does not exist or holds no input, no input is usable, two inputs share an output name,
+            outputs exist (without ``overwrite``), or the output folder cannot be written.
     """
+    if output_dir is not None:
+        check_output_folder(output_dir)
     if input_path is None:
-        import json
-
         folder = ensure_dataset(dataset_dir, **synth_kwargs)
         test = json.loads((Path(folder) / "dataset.json").read_text())["test"]
-        return [{"image": str(Path(folder) / item[key]), "case": case_name(item)} for item in test]
-    path = Path(input_path)
-    if path.is_file():
-        return [{"image": str(path)}]
-    if path.is_dir():
-        files = sorted(
-            p
-            for p in path.iterdir()
-            if p.is_file() and not p.name.startswith(".") and p.name.endswith((".nii", ".nii.gz"))
-        )
-        series = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".") and is_dicom_folder(p))
-        if not files and not series and is_dicom_folder(path):
-            return [{"image": str(path)}]
-        if not files and not series:
-            raise InputError(f"{path}: folder holds no .nii/.nii.gz file and no DICOM series")
-        return [{"image": str(p)} for p in sorted(files + series)]
-    raise InputError(f"{path}: input file or folder not found")
+        items = [{"image": str(Path(folder) / item[key]), "case": case_name(item)} for item in test]
+        failed: list[tuple[str, str]] = []
+    else:
+        from custom_networks.transforms.stack_io import LoadStackd
+
+        loader = LoadStackd("image", frame=frame)
+        items, failed = [], []
+        for path in _user_inputs(Path(input_path)):
+            try:
+                loaded = loader({"image": str(path)})["image"] if check else None
+            except InputError as err:
+                logger.error("skipped: %s", err)
+                failed.append((str(path), str(err)))
+                continue
+            used_frame = None if loaded is None else loaded.meta.get("frame")
+            items.append({"image": str(path), "case": output_stem(path, frame if loaded is None else used_frame)})
+    names: dict[str, str] = {}
+    for item in items:
+        other = names.setdefault(item["case"], item["image"])
+        if other != item["image"]:
+            raise InputError(
+                f"{item['image']}: would write the same outputs ({item['case']}_*) as {other}; rename one of them"
+            )
+    if output_dir is not None and not overwrite:
+        for item in items:
+            for postfix in postfixes:
+                target = Path(output_dir) / f"{item['case']}_{postfix}.nii.gz"
+                if target.exists():
+                    raise InputError(f"{target}: exists (pass --overwrite True to replace it)")
+    if not items:
+        first = failed[0][1] if failed else "nothing to process"
+        raise InputError(first if len(failed) == 1 else f"none of {len(failed)} inputs is usable; first: {first}")
+    return CaseList(items, failed)
+
+
+def report_failures(datalist: Sequence[dict], output_dir: str | os.PathLike) -> bool:
+    """End of a run: write ``failed.csv`` (input, reason) in ``output_dir`` when inputs were refused, then raise.
+
+    Returns:
+        True when every input was processed.
+
+    Raises:
+        InputError: some inputs were refused (the message gives the count and the report's path).
+    """
+    failed = getattr(datalist, "failed", [])
+    if not failed:
+        return True
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["input", "reason"])
+    writer.writerows(failed)
+    report = write_text_atomic(Path(output_dir) / "failed.csv", buffer.getvalue())
+    total = getattr(datalist, "total", len(datalist) + len(failed))
+    raise InputError(
+        f"{report}: {len(failed)} of {total} inputs failed and were skipped (the others were written); "
+        f"first: {failed[0][1]}"
+    )

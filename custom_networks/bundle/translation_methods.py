@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from custom_networks.utils.nifti import InputError
+
 __all__ = ["METHOD_NAMES", "TRANSLATION_METHODS", "VAMA_BUNDLE", "method_checkpoint", "method_configs"]
 
 #: The V-AMA bundle folder of this repository.
@@ -37,10 +39,10 @@ def method_configs(method: str, base: str) -> list[str]:
         Config file names, in layering order.
 
     Raises:
-        ValueError: for an unknown method.
+        InputError: for an unknown method (a ``ValueError``).
     """
     if method not in TRANSLATION_METHODS:
-        raise ValueError(f"unknown translation method {method!r}; one of {TRANSLATION_METHODS}")
+        raise InputError(f"unknown translation method {method!r} (one of {', '.join(TRANSLATION_METHODS)})")
     return [base] + ([] if method == "vama" else [f"comparators/{method}.json"])
 
 
@@ -52,7 +54,7 @@ def method_checkpoint(method: str, bundle: str | Path = VAMA_BUNDLE) -> Path:
         bundle: the V-AMA bundle folder.
 
     Raises:
-        ValueError: for an unknown method.
+        InputError: for an unknown method (a ``ValueError``).
     """
     method_configs(method, "")  # validates the name
     return Path(bundle) / "models" / ("" if method == "vama" else method) / "model.pt"

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-import sys
-
 from custom_networks.data.dataset import synthesize_dataset
 from custom_networks.data.domains import list_domains
 from custom_networks.data.preview import preview_dataset
-from custom_networks.utils.nifti import InputError
+from custom_networks.utils.cli import run_cli
 
 __all__ = ["DataCLI", "main"]
 
@@ -37,13 +34,5 @@ class DataCLI:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; user errors print one clear line and exit with status 2."""
-    import fire
-
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        fire.Fire(DataCLI, command=argv, name="python -m custom_networks.data")
-    except InputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    """Run the CLI; user errors print one clear line and exit with status 2; SIGTERM leaves no partial dataset."""
+    return run_cli(DataCLI, argv, name="python -m custom_networks.data")

@@ -102,12 +102,19 @@ def synthesize_dataset(
         raise InputError(f"hr_shape must be three sizes between 16 and 1024, got {hr_shape}")
     if interp_order not in (0, 1, 3):
         raise InputError(f"interp_order must be 0, 1 or 3, got {interp_order}")
+    for name, value in (
+        ("inplane_spacing", inplane_spacing),
+        ("slice_thickness", slice_thickness),
+        ("slice_spacing", slice_spacing),
+    ):
+        if value is not None and not (isinstance(value, int | float) and not isinstance(value, bool) and value > 0):
+            raise InputError(f"--{name} must be a positive number of mm, got {value!r} (omit it for the preset's)")
     try:
         preset = get_domain(domain)
         protocol = StackProtocol(
-            inplane_spacing=inplane_spacing or preset.lr_inplane_spacing,
-            slice_thickness=slice_thickness or preset.slice_thickness,
-            slice_spacing=slice_spacing or preset.slice_spacing,
+            inplane_spacing=preset.lr_inplane_spacing if inplane_spacing is None else float(inplane_spacing),
+            slice_thickness=preset.slice_thickness if slice_thickness is None else float(slice_thickness),
+            slice_spacing=preset.slice_spacing if slice_spacing is None else float(slice_spacing),
             max_shift_mm=preset.max_shift_mm if max_shift_mm is None else float(max_shift_mm),
             allow_overlap=allow_overlap,
         )

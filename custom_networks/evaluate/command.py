@@ -53,9 +53,17 @@ def evaluate(
         command: the command to name in the summary as its maker (default: this process's command line).
 
     Raises:
-        InputError: missing folders, no reference, or no prediction matching a reference case.
+        InputError: missing folders, no reference, no prediction matching a reference case, a label map that is
+            not a mapping, or no case that could be scored (nothing is written then).
     """
+    if label_map is not None and not isinstance(label_map, Mapping):
+        raise InputError(f"--label_map must be a mapping of label values, e.g. '{{4: 3}}', got {label_map!r}")
     evaluation = score_methods(pred, ref, split=split, label_map=label_map, margin_mm=margin_mm)
+    if not evaluation.results:
+        first = evaluation.skipped[0] if evaluation.skipped else ("", "", "no case")
+        raise InputError(
+            f"no case could be scored ({len(evaluation.skipped)} skipped; first: {first[0]} / {first[1]}: {first[2]})"
+        )
     if command is None:
         command = " ".join(shlex.quote(a) for a in sys.argv[1:])
         command = (

@@ -86,13 +86,19 @@ class Evaluation:
 
 
 def load_label(path: Path, label_map: Mapping[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Read a label map (float-valued files are rounded), map values, and check they are classes 0-3.
+    """Read a label map (integer values stored as floats are accepted), map values, and check they are classes 0-3.
 
     Raises:
-        LabelValueError: values outside 0-3 after mapping (named, with the hint to map RV = 4).
+        LabelValueError: non-integer values, or values outside 0-3 after mapping (named, with the hint to map RV = 4).
     """
     data, affine = load_nifti(path, dtype=np.float32)
     label = np.rint(data).astype(np.int64)
+    off = np.abs(data - label) > 1e-3
+    if off.any():
+        raise LabelValueError(
+            f"{path}: non-integer label values (e.g. {float(data[off].flat[0]):g} in {int(off.sum())} voxels): "
+            "not a label map (an image or a resampled probability map?)"
+        )
     if label_map:
         mapped = label.copy()
         for src, dst in label_map.items():

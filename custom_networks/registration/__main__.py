@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 import numpy as np
 
 from custom_networks.registration.rigid import RegistrationError, align_pair, transform_json_path
-from custom_networks.utils.nifti import InputError
+from custom_networks.utils.cli import stop_on_sigterm
+from custom_networks.utils.nifti import InputError, check_output_folder
 
 __all__ = ["RegistrationCLI", "main"]
 
@@ -44,6 +46,9 @@ class RegistrationCLI:
             strict: fail (exit 3, nothing written) when the registration does not converge (``--nostrict``).
             **options: further options of ``register_rigid`` (``--iterations``, ``--shrink_factors``, ...).
         """
+        for path in (out, moving_label_out):
+            if path is not None:
+                check_output_folder(Path(str(path)).absolute().parent)  # before the registration, not after it
         result = align_pair(
             fixed,
             moving,
@@ -72,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     import fire
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    stop_on_sigterm()
     try:
         fire.Fire(RegistrationCLI, command=argv, name="python -m custom_networks.registration")
     except InputError as err:

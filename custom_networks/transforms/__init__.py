@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from custom_networks.transforms.calibrate import CalibrateIntensityd
 from custom_networks.transforms.hr_grid import ResampleToHRGridd, hr_grid_for, slice_axis_of
-from custom_networks.transforms.save import SaveNiftid
+from custom_networks.transforms.save import SaveNiftid, output_stem
 from custom_networks.transforms.stack_io import LoadStackd
 
-__all__ = ["CalibrateIntensityd", "LoadStackd", "ResampleToHRGridd", "SaveNiftid", "hr_grid_for", "slice_axis_of"]
+__all__ = [
+    "CalibrateIntensityd",
+    "LoadStackd",
+    "ResampleToHRGridd",
+    "SaveNiftid",
+    "hr_grid_for",
+    "output_stem",
+    "slice_axis_of",
+]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
@@ -14,17 +15,26 @@ from monai.transforms import MapTransform
 from custom_networks.data.geometry import resample_to_grid
 from custom_networks.utils.nifti import save_nifti
 
-__all__ = ["SaveNiftid"]
+__all__ = ["SaveNiftid", "output_stem"]
 
 logger = logging.getLogger(__name__)
 
 
-def _case_name(meta: Mapping) -> str:
-    name = Path(str(meta.get("filename_or_obj", "case"))).name
+def output_stem(path: str | os.PathLike, frame: int | None = None) -> str:
+    """Name of the outputs of an input: the file name without ``.nii(.gz)`` (a DICOM folder: its name), plus
+    ``_frame<N>`` when a frame of a cine was chosen."""
+    name = Path(str(path)).name
     for suffix in (".nii.gz", ".nii"):
         if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
+            name = name[: -len(suffix)]
+            break
+    return name if frame is None else f"{name}_frame{int(frame)}"
+
+
+def _case_name(meta: Mapping) -> str:
+    """Output name of a case from its metadata: the input's name, plus ``_frame<N>`` for a frame of a cine."""
+    frame = meta.get("frame")
+    return output_stem(str(meta.get("filename_or_obj", "case")), None if frame is None else int(frame))
 
 
 class SaveNiftid(MapTransform):
@@ -44,7 +54,10 @@ class SaveNiftid(MapTransform):
         label_keys: keys holding segmentation probabilities/logits.
         on_input_grid: also write the segmentation on the input's own grid as ``<name>_<postfix>_input_grid``.
         name_key: item key holding the case ``<name>`` (e.g. ``sub-0005_ED`` for generated cases, whose input
-            files all share one file name); without it the name is the input file name without extension.
+            files all share one file name); without it the name is the input file name without extension (plus
+            ``_frame<N>`` for a frame of a cine).
+        overwrite: replace existing outputs; when False an existing output is an error (checked at the moment of
+            writing, atomically: of two runs writing one name, only one succeeds).
         allow_missing_keys: skip absent keys (e.g. ``sr`` when the network only segments).
     """
 
@@ -56,6 +69,7 @@ class SaveNiftid(MapTransform):
         label_keys: Sequence[Hashable] = ("pred",),
         on_input_grid: bool = False,
         name_key: str = "case",
+        overwrite: bool = True,
         allow_missing_keys: bool = True,
     ):
         super().__init__(keys, allow_missing_keys)
@@ -66,6 +80,7 @@ class SaveNiftid(MapTransform):
         self.label_keys = set(label_keys)
         self.on_input_grid = on_input_grid
         self.name_key = name_key
+        self.overwrite = overwrite
         self._last = time.perf_counter()
 
     def __call__(self, data: Mapping) -> dict:
@@ -84,7 +99,7 @@ class SaveNiftid(MapTransform):
             if key in self.label_keys:
                 is_map = array.shape[0] == 1  # a label map (argmax already taken), else class logits/probabilities
                 labels = np.rint(array[0]).astype(np.uint8) if is_map else np.argmax(array, axis=0)
-                save_nifti(labels, affine, path, label=True)
+                save_nifti(labels, affine, path, label=True, overwrite=self.overwrite)
                 if self.on_input_grid and "lr_affine" in meta:
                     src_affine = np.asarray(meta["lr_affine"], dtype=float)
                     src_shape = tuple(int(s) for s in np.asarray(meta["lr_shape"]))
@@ -96,10 +111,10 @@ class SaveNiftid(MapTransform):
                             np.stack([resample_to_grid(p, affine, src_shape, src_affine, order=1) for p in probs]), 0
                         )
                     back_path = self.output_dir / f"{name}_{self.postfixes[key]}_input_grid.nii.gz"
-                    save_nifti(back, src_affine, back_path, label=True)
+                    save_nifti(back, src_affine, back_path, label=True, overwrite=self.overwrite)
                     written.append(back_path)
             else:
-                save_nifti(array[0], affine, path)
+                save_nifti(array[0], affine, path, overwrite=self.overwrite)
             written.append(path)
         now = time.perf_counter()
         logger.info(

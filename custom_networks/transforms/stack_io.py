@@ -3,6 +3,7 @@ name the file and the problem."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 
@@ -11,10 +12,15 @@ import torch
 from monai.data import MetaTensor
 from monai.transforms import MapTransform
 
-from custom_networks.utils.dicom import read_dicom_series
+from custom_networks.utils.dicom import is_dicom_file, read_dicom_series
 from custom_networks.utils.nifti import InputError, check_voxel_size, load_nifti
 
-__all__ = ["LoadStackd"]
+__all__ = ["MAX_LABEL_LEVELS", "LoadStackd"]
+
+logger = logging.getLogger(__name__)
+
+#: An image with at most this many distinct integer values is taken for a mask or label map and refused.
+MAX_LABEL_LEVELS = 16
 
 
 class LoadStackd(MapTransform):
@@ -25,7 +31,9 @@ class LoadStackd(MapTransform):
 
     Errors (:class:`~custom_networks.utils.InputError`, naming the file): missing, not NIfTI or corrupt file,
     2D image, 4D cine with several frames and no ``frame`` chosen, frame out of range, NaN/inf voxels, all-zero
-    (constant) volume, absurd voxel size.
+    (constant) volume, absurd voxel size, sheared affine, a mask or label map (at most :data:`MAX_LABEL_LEVELS`
+    distinct integer values). A ``frame`` given for a 3D image is ignored with a warning (and not put in the
+    metadata, so it does not enter output names).
 
     Args:
         keys: keys holding file paths.
@@ -44,8 +52,11 @@ class LoadStackd(MapTransform):
             check_voxel_size(path, affine)
             if data.shape[3] == 1:
                 data = data[..., 0]
+        elif not path.endswith((".nii", ".nii.gz")) and is_dicom_file(path):
+            raise InputError(f"{path}: a single DICOM file; pass the folder holding the whole series")
         else:
             data, affine = load_nifti(path, ndim=(3, 4))
+        frames_of_input = data.shape[3] if data.ndim == 4 else 1
         if data.ndim == 4:
             frames = data.shape[3]
             if self.frame is None:
@@ -56,16 +67,24 @@ class LoadStackd(MapTransform):
                 raise InputError(f"{path}: frame {self.frame} out of range (the cine has {frames} frames)")
             else:
                 data = data[..., self.frame]
+        elif self.frame is not None:
+            logger.warning("%s: a 3D image; --frame %d ignored", path, self.frame)
         if min(data.shape) < 2:
             raise InputError(f"{path}: a 2D image (shape {data.shape}); a stack of at least 2 slices is needed")
         if float(data.max() - data.min()) <= 0:
             raise InputError(f"{path}: constant volume (every voxel is {float(data.flat[0])}): nothing to segment")
+        levels = np.unique(data[:: max(1, data.shape[0] // 64), :: max(1, data.shape[1] // 64)])
+        if levels.size <= MAX_LABEL_LEVELS and np.all(np.mod(levels, 1) == 0):
+            raise InputError(
+                f"{path}: only {levels.size} distinct values ({', '.join(f'{v:g}' for v in levels[:6])}"
+                f"{', ...' if levels.size > 6 else ''}): a mask or label map, not an MR image"
+            )
         meta = {
             "filename_or_obj": str(path),
             "original_affine": affine.copy(),
             "spatial_shape": np.asarray(data.shape),
         }
-        if self.frame is not None:
+        if self.frame is not None and frames_of_input > 1:
             meta["frame"] = int(self.frame)
         return MetaTensor(torch.as_tensor(data[None], dtype=torch.float32), affine=torch.as_tensor(affine), meta=meta)
 

@@ -1,7 +1,8 @@
-"""Shared helpers: NIfTI and DICOM input/output with clear errors and atomic writes."""
+"""Shared helpers: NIfTI and DICOM input/output with clear errors and atomic writes; how commands end on bad input."""
 
 from __future__ import annotations
 
+from custom_networks.utils.cli import install_error_handler, run_cli
 from custom_networks.utils.dicom import DicomSeries, is_dicom_folder, list_dicom_series, read_dicom_series, save_cine
 from custom_networks.utils.nifti import (
     InputError,
@@ -11,6 +12,7 @@ from custom_networks.utils.nifti import (
     publish_mode,
     save_figure,
     save_nifti,
+    write_text_atomic,
 )
 
 __all__ = [
@@ -18,12 +20,15 @@ __all__ = [
     "InputError",
     "atomic_output_dir",
     "check_voxel_size",
+    "install_error_handler",
     "is_dicom_folder",
     "list_dicom_series",
     "load_nifti",
     "publish_mode",
     "read_dicom_series",
+    "run_cli",
     "save_cine",
     "save_figure",
     "save_nifti",
+    "write_text_atomic",
 ]

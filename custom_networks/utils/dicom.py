@@ -38,6 +38,7 @@ __all__ = [
     "DicomSeries",
     "check_output_file",
     "dicom_files",
+    "is_dicom_file",
     "is_dicom_folder",
     "list_dicom_series",
     "read_dicom_series",
@@ -206,6 +207,11 @@ def dicom_files(folder: str | os.PathLike) -> list[Path]:
     return sorted(
         p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and not p.name.lower().endswith(skip)
     )
+
+
+def is_dicom_file(path: str | os.PathLike) -> bool:
+    """Whether ITK reads ``path`` (a file) as DICOM."""
+    return Path(path).is_file() and bool(_itk().GDCMImageIO.New().CanReadFile(str(path)))
 
 
 def is_dicom_folder(path: str | os.PathLike) -> bool:

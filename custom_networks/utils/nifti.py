@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import tempfile
@@ -15,11 +16,14 @@ import numpy as np
 __all__ = [
     "InputError",
     "atomic_output_dir",
+    "check_orthogonal",
+    "check_output_folder",
     "check_voxel_size",
     "load_nifti",
     "publish_mode",
     "save_figure",
     "save_nifti",
+    "write_text_atomic",
 ]
 
 #: NIfTI intent code of a label map (NIFTI_INTENT_LABEL): viewers show it with a label colour table.
@@ -100,7 +104,53 @@ def load_nifti(
         raise InputError(f"{path}: contains {int((~np.isfinite(data)).sum())} NaN/inf voxels")
     affine = np.asarray(img.affine, dtype=float)
     check_voxel_size(path, affine)
+    check_orthogonal(path, affine)
+    _warn_qform_sform(path, img)
     return data, affine
+
+
+#: Largest qform / sform disagreement (mm, at any corner of the image) accepted without a warning.
+QFORM_SFORM_TOLERANCE_MM = 1.0
+#: Largest cosine between two voxel axes of an accepted affine (about 0.6 degrees from orthogonal).
+SHEAR_TOLERANCE = 1e-2
+
+
+def check_orthogonal(path: str | os.PathLike, affine: np.ndarray) -> None:
+    """Refuse a sheared (non-orthogonal) affine: its voxel axes cannot be written as a NIfTI qform, so viewers would
+    disagree on where the image is, and the short-axis geometry would be wrong.
+
+    Raises:
+        InputError: naming ``path`` and the angle between the axes.
+    """
+    columns = np.asarray(affine, float)[:3, :3]
+    unit = columns / np.linalg.norm(columns, axis=0)
+    cosines = np.abs(unit.T @ unit - np.eye(3))
+    if cosines.max() > SHEAR_TOLERANCE:
+        a, b = np.unravel_index(int(np.argmax(cosines)), cosines.shape)
+        angle = float(np.degrees(np.arccos(np.clip(abs(unit[:, a] @ unit[:, b]), 0, 1))))
+        raise InputError(
+            f"{path}: sheared affine (voxel axes {a} and {b} are {angle:.1f} degrees apart, not 90): resample it "
+            "onto an orthogonal grid first"
+        )
+
+
+def _warn_qform_sform(path: Path, img) -> None:
+    """Log a warning when the file's qform and sform (both set) place the image differently."""
+    header = img.header
+    qform, qcode = header.get_qform(coded=True)
+    sform, scode = header.get_sform(coded=True)
+    if qform is None or sform is None or not qcode or not scode:
+        return
+    shape = np.asarray(img.shape[:3], float) - 1
+    corners = np.array([[i, j, k, 1.0] for i in (0, shape[0]) for j in (0, shape[1]) for k in (0, shape[2])])
+    gap = float(np.abs(corners @ (np.asarray(qform) - np.asarray(sform)).T)[:, :3].max())
+    if gap > QFORM_SFORM_TOLERANCE_MM:
+        logging.getLogger(__name__).warning(
+            "%s: qform and sform disagree by up to %.1f mm; using the sform (as nibabel and ITK-SNAP do); "
+            "check the file's geometry",
+            path,
+            gap,
+        )
 
 
 def check_voxel_size(path: str | os.PathLike, affine: np.ndarray) -> None:
@@ -125,6 +175,7 @@ def save_nifti(
     dtype=None,
     time_step: float | None = None,
     time_unit: str = "sec",
+    overwrite: bool = True,
 ) -> Path:
     """Write ``array`` with ``affine`` (sform and qform, mm units) atomically: temporary name, then rename.
 
@@ -137,6 +188,11 @@ def save_nifti(
         dtype: storage type of an image (default float32).
         time_step: time between frames of a 4D array (``pixdim[4]``, in ``time_unit``).
         time_unit: unit of ``time_step``: ``"sec"`` or ``"msec"``.
+        overwrite: replace an existing file; when False the file is put in place only if no file of that name
+            exists at that moment (an atomic hard link), so of two writers at once only one succeeds.
+
+    Raises:
+        InputError: ``path`` exists and ``overwrite`` is False.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -156,12 +212,68 @@ def save_nifti(
     try:
         nib.save(img, tmp)
         publish_mode(tmp)
+        _put_in_place(tmp, path, overwrite)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _put_in_place(tmp: str | os.PathLike, path: Path, overwrite: bool) -> None:
+    """Rename ``tmp`` to ``path``; without ``overwrite`` only if ``path`` does not exist (atomically)."""
+    if overwrite:
+        os.replace(tmp, path)
+        return
+    try:
+        os.link(tmp, path)
+    except FileExistsError as err:
+        raise InputError(f"{path}: exists (pass --overwrite True to replace it)") from err
+    except OSError:  # no hard links on this file system: exclusive create, then replace
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError as err:
+            raise InputError(f"{path}: exists (pass --overwrite True to replace it)") from err
+        os.close(fd)
+        os.replace(tmp, path)
+        return
+    os.unlink(tmp)
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write a text file atomically (temporary name, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        publish_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
     return path
+
+
+def check_output_folder(folder: str | os.PathLike) -> Path:
+    """Create ``folder`` if needed and check, before any computation, that files can be written in it.
+
+    Raises:
+        InputError: it is a file, cannot be created, or is not writable (read-only file system, permissions).
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{folder}: output folder is an existing file")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-check-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise InputError(f"{folder}: cannot write the output folder here ({err.strerror or err})") from err
+    return folder
 
 
 @contextlib.contextmanager

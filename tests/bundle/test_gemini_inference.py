@@ -83,7 +83,7 @@ def test_cine_frame_selection_and_bad_inputs_leave_no_output(tiny_dataset, tiny_
     assert "cine.nii.gz: 4D cine with 2 frames" in repr(err.value.__cause__) + str(err.getrepr())
     assert not (tmp_path / "none").exists() or not any((tmp_path / "none").iterdir())
     _infer(cine, tmp_path / "f1", tiny_ckpt, features=TINY_FEATURES, frame=1, sr_output=False)
-    assert sorted(p.name for p in (tmp_path / "f1").iterdir()) == ["cine_seg.nii.gz"]
+    assert sorted(p.name for p in (tmp_path / "f1").iterdir()) == ["cine_frame1_seg.nii.gz"]  # the frame in the name
 
 
 @pytest.mark.skipif(not SHIPPED.is_file(), reason="models/model.pt not trained yet")
@@ -186,10 +186,34 @@ def test_dicom_series_gives_the_segmentation_of_its_nifti(tiny_dataset, tmp_path
     _infer(nifti, tmp_path / "out_nifti", SHIPPED)
     _infer(tmp_path / "dicom", tmp_path / "out_dicom", SHIPPED, frame=0)
     ref = nib.load(tmp_path / "out_nifti" / "stack_seg.nii.gz")
-    seg = nib.load(tmp_path / "out_dicom" / "subjectA_seg.nii.gz")
+    seg = nib.load(tmp_path / "out_dicom" / "subjectA_frame0_seg.nii.gz")  # a 2-phase series: the frame is named
     np.testing.assert_allclose(seg.affine, ref.affine, atol=1e-3)
     np.testing.assert_array_equal(np.asarray(seg.dataobj), np.asarray(ref.dataobj))
-    sr = np.asarray(nib.load(tmp_path / "out_dicom" / "subjectA_sr.nii.gz").dataobj)
+    sr = np.asarray(nib.load(tmp_path / "out_dicom" / "subjectA_frame0_sr.nii.gz").dataobj)
     sr_ref = np.asarray(nib.load(tmp_path / "out_nifti" / "stack_sr.nii.gz").dataobj)
     assert len(np.unique(np.asarray(ref.dataobj))) == 4 and sr_ref.std() > 0.05  # non-trivial outputs, reproduced
     np.testing.assert_allclose(sr, sr_ref, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "inplane", "spacing", "slices", "fov"),
+    [(np.uint8, 0.7, 5.0, 20, 200.0), (np.int16, 2.0, 12.0, 6, 400.0), (np.float64, 1.4, 8.0, 12, 300.0)],
+)
+def test_real_layout_extremes_run(tmp_path, tiny_ckpt, dtype, inplane, spacing, slices, fov):
+    """The supported range of real stacks (model card): uint8 / int16 / float, 0.7-2 mm in-plane, 5-12 mm slices,
+    6-20 slices, 200-400 mm field of view, oblique with the slice axis first: the outputs cover the stack in world
+    coordinates on the 1.25 x 1.25 x 2 mm grid."""
+    n = int(round(fov / inplane))
+    shape = (slices, n, n)
+    rng = np.random.default_rng(0)
+    data = (rng.random(shape) * 200).astype(dtype)
+    from custom_networks.data.geometry import centered_grid_affine, rotation_matrix
+
+    affine = centered_grid_affine(shape, (spacing, inplane, inplane), rotation_matrix((30, -20, 60)), (40, -60, 25))
+    nib.save(nib.Nifti1Image(data, affine), tmp_path / "real.nii.gz")
+    _infer(tmp_path / "real.nii.gz", tmp_path / "out", tiny_ckpt, features=TINY_FEATURES, sr_output=False)
+    seg = nib.load(tmp_path / "out" / "real_seg.nii.gz")
+    np.testing.assert_allclose(spacing_from_affine(seg.affine), [1.25, 1.25, 2.0], atol=1e-4)
+    centre_in = apply_affine(affine, (np.asarray(shape) - 1) / 2)
+    np.testing.assert_allclose(apply_affine(seg.affine, (np.asarray(seg.shape) - 1) / 2), centre_in, atol=1e-3)
+    assert seg.shape[2] == int(np.ceil(slices * spacing / 2.0 - 1e-3))

@@ -101,7 +101,9 @@ def test_cine_frame_selection(setup, tmp_path):
     assert "cine.nii.gz: 4D cine with 2 frames" in repr(err.value.__cause__) + str(err.getrepr())
     assert not (tmp_path / "none").exists() or not any((tmp_path / "none").iterdir())
     _infer(cine, tmp_path / "f1", setup, frame=1)
-    assert sorted(p.name for p in (tmp_path / "f1").iterdir()) == ["cine_adapted.nii.gz"]
+    assert sorted(p.name for p in (tmp_path / "f1").iterdir()) == [
+        "cine_frame1_adapted.nii.gz"
+    ]  # the frame in the name
 
 
 def _save(path, data, zooms=(1.8, 1.8, 10.0)):

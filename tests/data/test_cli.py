@@ -3,6 +3,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from custom_networks.data.cli import main
 
 
@@ -27,3 +29,11 @@ def test_module_entry_point_runs(tmp_path):
         text=True,
     )
     assert proc.returncode == 2 and "unknown domain 'venus'" in proc.stderr
+
+
+@pytest.mark.parametrize("option", ["--slice_spacing", "--slice_thickness", "--inplane_spacing"])
+def test_zero_acquisition_values_are_refused_not_replaced(tmp_path, capsys, option):
+    rc = main(["synth", "--out", str(tmp_path / "ds"), "--subjects", "1", "--progress", "False", option, "0"])
+    assert rc == 2
+    assert f"error: {option} must be a positive number of mm, got 0" in capsys.readouterr().err
+    assert not (tmp_path / "ds").exists()

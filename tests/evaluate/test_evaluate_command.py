@@ -126,12 +126,31 @@ def test_bad_label_values_are_skipped_with_the_reason(predictions, tiny_dataset,
     bad = tmp_path / "rv4"
     bad.mkdir()
     nib.save(nib.Nifti1Image(data, img.affine), bad / src.name)
-    evaluation = evaluate(bad, tiny_dataset, tmp_path / "r1", figures=False)
-    reasons = {case: reason for _, case, reason in evaluation.skipped}
-    assert not evaluation.results and "label values [4] outside 0-3" in reasons[_name(item)]
-    assert "--label_map" in reasons[_name(item)] and str(bad / src.name) in reasons[_name(item)]
+    # every case skipped: an error (exit status 2 from the command line), not an empty report
+    with pytest.raises(InputError, match=r"no case could be scored .*label values \[4\] outside 0-3") as info:
+        evaluate(bad, tiny_dataset, tmp_path / "r1", figures=False)
+    assert "--label_map" in str(info.value) and str(bad / src.name) in str(info.value)
+    assert not (tmp_path / "r1").exists()
     mapped = evaluate(bad, tiny_dataset, tmp_path / "r2", figures=False, label_map={4: 3})
     assert mapped.results[0].scores["dice_rv"] == pytest.approx(1.0)
+    with pytest.raises(InputError, match="--label_map must be a mapping"):
+        evaluate(bad, tiny_dataset, tmp_path / "r3", label_map="{4:")
+
+
+def test_non_integer_label_values_are_refused_not_rounded(predictions, tiny_dataset, tmp_path):
+    item = _test_cases(tiny_dataset)[0]
+    src = predictions / "perfect" / f"{_name(item)}_seg.nii.gz"
+    img = nib.load(src)
+    data = np.asarray(img.dataobj).astype(np.float32)
+    data[data == 1] = 1.4  # would round to LV
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    nib.save(nib.Nifti1Image(data, img.affine), odd / src.name)
+    shutil.copy(predictions / "perfect" / f"{_name(_test_cases(tiny_dataset)[1])}_seg.nii.gz", odd)
+    evaluation = evaluate(odd, tiny_dataset, tmp_path / "r", figures=False)
+    reasons = {case: reason for _, case, reason in evaluation.skipped}
+    assert "non-integer label values (e.g. 1.4" in reasons[_name(item)]
+    assert len(evaluation.results) == 1
 
 
 def test_mismatched_names_fail_clearly_and_write_nothing(predictions, tiny_dataset, tmp_path):

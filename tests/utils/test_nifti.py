@@ -88,3 +88,47 @@ def test_outputs_get_normal_permissions_not_the_temporary_files_owner_only_mode(
     assert oct(path.stat().st_mode & 0o777) == oct(0o644) and oct(png.stat().st_mode & 0o777) == oct(0o644)
     assert oct((tmp_path / "out").stat().st_mode & 0o777) == oct(0o755)
     assert not list(tmp_path.glob(".f.png*")) and not list(tmp_path.glob(".a.nii.gz*"))
+
+
+def test_no_overwrite_lets_only_one_writer_succeed(tmp_path):
+    """Without overwrite, a file is put in place only if none exists at that moment (atomic): a second writer of
+    the same name fails with a clear error and the first file is kept."""
+    path = tmp_path / "case_seg.nii.gz"
+    save_nifti(np.ones((4, 4, 4)), np.eye(4), path, label=True, overwrite=False)
+    with pytest.raises(InputError, match="case_seg.nii.gz: exists"):
+        save_nifti(np.zeros((4, 4, 4)), np.eye(4), path, label=True, overwrite=False)
+    assert np.asarray(nib.load(path).dataobj).max() == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["case_seg.nii.gz"]  # no temporary left
+    save_nifti(np.zeros((4, 4, 4)), np.eye(4), path, label=True, overwrite=True)
+    assert np.asarray(nib.load(path).dataobj).max() == 0
+
+
+def test_output_folder_checked_before_work(tmp_path):
+    from custom_networks.utils.nifti import check_output_folder
+
+    assert check_output_folder(tmp_path / "new" / "deeper").is_dir()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(InputError, match="output folder is an existing file"):
+        check_output_folder(tmp_path / "file")
+    with pytest.raises(InputError, match="cannot write the output folder here"):
+        check_output_folder("/proc/not_here")
+
+
+def test_sigterm_leaves_no_partial_output(tmp_path):
+    """SIGTERM during an atomic write (after stop_on_sigterm, as every command installs): exit 143, no final folder
+    and no hidden temporary folder left."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os, signal\n"
+        "from custom_networks.utils.cli import stop_on_sigterm\n"
+        "from custom_networks.utils.nifti import atomic_output_dir\n"
+        "stop_on_sigterm()\n"
+        f"with atomic_output_dir({str(tmp_path / 'out')!r}) as tmp:\n"
+        "    (tmp / 'half.txt').write_text('x')\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 143
+    assert list(tmp_path.iterdir()) == []

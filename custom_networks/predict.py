@@ -1,0 +1,169 @@
+"""``python -m custom_networks.predict INPUT -o OUT``: segment (and super-resolve) short-axis stacks in one line.
+
+Runs a bundle's own ``configs/inference.json`` (same transforms, same weights as ``python -m monai.bundle run``; no
+second pipeline) from any working directory, with the paths passed to the config as literal paths: never evaluated,
+so a folder named ``$x``, ``@y`` or ``2024`` is just a folder.
+
+Examples::
+
+    python -m custom_networks.predict stack.nii.gz -o out/                      # Gemini-GAN, shipped weights
+    python -m custom_networks.predict cine.nii.gz -o out/ --frame 0             # one frame of a 4D cine
+    python -m custom_networks.predict dicom_folder/ -o out/ --device cuda        # a DICOM series
+    python -m custom_networks.predict stacks/ -o out/ --bundle vama_bundle --chain_gemini True
+    custom-networks-predict stack.nii.gz -o out/ --overwrite True               # the console script
+
+INPUT is a NIfTI stack (3D, or 4D with ``--frame``), a DICOM series folder, or a folder of those. Outputs per
+case: ``<name>_seg.nii.gz`` (label map: 1 LV blood pool, 2 LV myocardium, 3 RV) and ``<name>_sr.nii.gz``
+(super-resolved image) on a 1.25 x 1.25 x 2 mm grid over the input's field of view, in world coordinates (``name``
+carries ``_frame<N>`` when a frame is chosen). Existing outputs are refused unless ``--overwrite True``; an input
+that cannot be used is skipped, listed in ``OUT/failed.csv``, and the exit status is 2; bad input ends with one line
+``error: <file>: <problem>`` (``--debug`` for the traceback).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from custom_networks.bundle.translation_methods import TRANSLATION_METHODS
+from custom_networks.utils.cli import run_cli
+from custom_networks.utils.nifti import InputError, check_output_folder
+
+__all__ = ["BUNDLES", "main", "predict"]
+
+logger = logging.getLogger(__name__)
+
+#: The bundles of this repository, by name.
+BUNDLES = {name: Path(__file__).resolve().parents[1] / name for name in ("gemini_gan_bundle", "vama_bundle")}
+#: Options whose values are paths: kept as strings exactly as typed (python-fire would turn ``2024`` into an int).
+_PATH_OPTIONS = ("--out", "--bundle")
+
+
+def _bundle_folder(bundle: str) -> Path:
+    folder = BUNDLES.get(str(bundle), Path(str(bundle)))
+    if not (folder / "configs" / "inference.json").is_file():
+        raise InputError(f"{bundle}: not a bundle (use {' or '.join(BUNDLES)}, or a bundle folder with configs/)")
+    return folder.resolve()
+
+
+def predict(
+    input: str,
+    out: str,
+    bundle: str = "gemini_gan_bundle",
+    frame: int | None = None,
+    device: str = "cpu",
+    overwrite: bool = False,
+    roi_size: list[int] | None = None,
+    method: str | None = None,
+    chain_gemini: bool = False,
+) -> list[str]:
+    """Run a bundle's inference on INPUT and write the outputs to OUT.
+
+    Args:
+        input: a NIfTI stack, a DICOM series folder, or a folder of those.
+        out: output folder (created; checked for writing before any computation).
+        bundle: ``gemini_gan_bundle`` (segmentation + super-resolution), ``vama_bundle`` (domain adaptation; with
+            ``chain_gemini`` then segmented by Gemini-GAN), or the path of a bundle folder.
+        frame: frame of a 4D cine (0-based).
+        device: ``cpu`` or ``cuda`` (``cuda:N``).
+        overwrite: replace existing outputs.
+        roi_size: sliding-window size on the HR grid (default: the whole volume when it fits the memory budget).
+        method: V-AMA bundle only: translation method (one of the shipped ones).
+        chain_gemini: V-AMA bundle only: segment the adapted volumes with Gemini-GAN.
+
+    Returns:
+        The files written.
+
+    Raises:
+        InputError: bad input, output or option (the message names it).
+    """
+    import torch
+
+    from custom_networks.bundle.workflows import load_workflow
+
+    folder = _bundle_folder(bundle)
+    source = Path(str(input))
+    if not source.exists():
+        raise InputError(f"{source}: input file or folder not found")
+    if frame is not None and (isinstance(frame, bool) or not isinstance(frame, int) or frame < 0):
+        raise InputError(f"--frame must be a frame index >= 0, got {frame!r}")
+    try:
+        torch_device = torch.device(str(device))
+    except RuntimeError as err:
+        raise InputError(f"--device {device!r}: not a device (use cpu or cuda)") from err
+    if torch_device.type == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda: no CUDA GPU is available here (use --device cpu)")
+    out_dir = check_output_folder(Path(str(out)))
+    overrides: dict = {
+        "bundle_root": folder,
+        "input_path": source,  # Path objects are never parsed as expressions or references
+        "output_dir": out_dir,
+        "frame": frame,
+        "overwrite": bool(overwrite),
+        "device": torch_device,
+        "amp": torch_device.type == "cuda",
+    }
+    if roi_size is not None:
+        overrides["roi_size"] = [int(s) for s in roi_size]
+    configs = ["inference.json"]
+    if folder.name == "vama_bundle" or (folder / "configs" / "comparators").is_dir():
+        method = method or "vama"
+        if method not in TRANSLATION_METHODS:
+            raise InputError(
+                f"--method {method!r}: unknown translation method (one of {', '.join(TRANSLATION_METHODS)})"
+            )
+        if method != "vama":
+            configs.append(f"comparators/{method}.json")
+        overrides["chain_gemini"] = bool(chain_gemini)
+    elif method is not None or chain_gemini:
+        raise InputError(f"--method / --chain_gemini belong to the V-AMA bundle, not {folder.name}")
+    before = {p.name for p in out_dir.iterdir()}
+    start = time.perf_counter()
+    workflow = load_workflow(configs, bundle=folder, **overrides)
+    workflow.run()
+    workflow.finalize()  # reports the inputs that were skipped (InputError, exit status 2)
+    written = sorted(str(p) for p in out_dir.iterdir() if p.name not in before and not p.name.startswith("."))
+    logger.info("%d file(s) written to %s in %.1f s", len(written), out_dir, time.perf_counter() - start)
+    return written
+
+
+def _literal_paths(argv: list[str]) -> list[str]:
+    """Quote the path arguments so that python-fire keeps them as typed (``2024`` stays a string)."""
+    out, i = [], 0
+    positional_done = False
+    while i < len(argv):
+        token = argv[i]
+        if token in _PATH_OPTIONS and i + 1 < len(argv):
+            out += [token, json.dumps(argv[i + 1])]
+            i += 2
+            continue
+        if any(token.startswith(f"{opt}=") for opt in _PATH_OPTIONS if opt.startswith("--")):
+            key, value = token.split("=", 1)
+            out.append(f"{key}={json.dumps(value)}")
+        elif not token.startswith("-") and not positional_done:
+            out.append(json.dumps(token))
+            positional_done = True
+        else:
+            out.append(token)
+            if token.startswith("--") and "=" not in token and i + 1 < len(argv) and not argv[i + 1].startswith("-"):
+                out.append(argv[i + 1])
+                i += 1
+        i += 1
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point (``custom-networks-predict``); prints the files written."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if any(a in ("-h", "--help") for a in argv):
+        print(__doc__)
+        return 0
+    argv = ["--out" if a in ("-o", "--output") else a for a in argv]  # -o would be ambiguous with --overwrite
+    return run_cli(predict, _literal_paths(argv), name="python -m custom_networks.predict")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
