@@ -356,7 +356,7 @@ def _missed(row: Mapping, prefix: str = "") -> bool:
 
 def _seg_table(rows: list[dict], sets: Sequence[str], prefix: str = "") -> list[str]:
     lines = [
-        "| set | cases | no heart found | "
+        "| set | cases | no heart found | heart missed | "
         + " | ".join(f"Dice {v}" for v in CLASSES.values())
         + " | "
         + " | ".join(f"HD95 {v} (mm)" for v in CLASSES.values())

@@ -115,6 +115,7 @@ def run_demo(out: str = "demo_output", seed: int = 2026, ckpt: str | None = None
         input_path=str(stack),
         output_dir=str(out_dir / "inference"),
         ckpt_path=ckpt or str(GEMINI_BUNDLE / "models" / "model.pt"),
+        overwrite=True,  # the demo's own folder, regenerated on every run
     )
     wf.run()
     wf.finalize()

@@ -93,7 +93,7 @@ def inference_inputs(
             outputs exist (without ``overwrite``), or the output folder cannot be written.
     """
     if output_dir is not None:
-        check_output_folder(output_dir)
+        output_dir = check_output_folder(Path(str(output_dir)))
     if input_path is None:
         folder = ensure_dataset(dataset_dir, **synth_kwargs)
         test = json.loads((Path(folder) / "dataset.json").read_text())["test"]
@@ -104,7 +104,7 @@ def inference_inputs(
 
         loader = LoadStackd("image", frame=frame)
         items, failed = [], []
-        for path in _user_inputs(Path(input_path)):
+        for path in _user_inputs(Path(str(input_path))):  # str(): a folder named 2024 may arrive as an int
             try:
                 loaded = loader({"image": str(path)})["image"] if check else None
             except InputError as err:

@@ -75,7 +75,7 @@ class SaveNiftid(MapTransform):
         super().__init__(keys, allow_missing_keys)
         if len(postfixes) != len(self.keys):
             raise ValueError(f"one postfix per key is needed, got keys {self.keys} and postfixes {postfixes}")
-        self.output_dir = Path(output_dir)
+        self.output_dir = Path(str(output_dir))
         self.postfixes = dict(zip(self.keys, postfixes, strict=True))
         self.label_keys = set(label_keys)
         self.on_input_grid = on_input_grid
