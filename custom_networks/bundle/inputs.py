@@ -92,7 +92,8 @@ def inference_inputs(
         InputError: the path does not exist or holds no input, no input is usable, two inputs share an output name,
             outputs exist (without ``overwrite``), or the output folder cannot be written.
     """
-    if output_dir is not None:
+    paths = None if input_path is None else _user_inputs(Path(str(input_path)))  # str(): '2024' may be an int
+    if output_dir is not None:  # after the inputs are found (a missing input creates no output folder)
         output_dir = check_output_folder(Path(str(output_dir)))
     if input_path is None:
         folder = ensure_dataset(dataset_dir, **synth_kwargs)
@@ -104,7 +105,7 @@ def inference_inputs(
 
         loader = LoadStackd("image", frame=frame)
         items, failed = [], []
-        for path in _user_inputs(Path(str(input_path))):  # str(): a folder named 2024 may arrive as an int
+        for path in paths:
             try:
                 loaded = loader({"image": str(path)})["image"] if check else None
             except InputError as err:
