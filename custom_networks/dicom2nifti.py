@@ -12,11 +12,10 @@ geometry, slice order and phases are read and what is refused.
 
 from __future__ import annotations
 
-import logging
 import sys
 
+from custom_networks.utils.cli import run_cli
 from custom_networks.utils.dicom import check_output_file, list_dicom_series, read_dicom_series, save_cine
-from custom_networks.utils.nifti import InputError
 
 __all__ = ["DicomCLI", "main"]
 
@@ -48,16 +47,8 @@ class DicomCLI:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; user errors print one clear line and exit with status 2."""
-    import fire
-
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        fire.Fire(DicomCLI, command=argv, name="python -m custom_networks.dicom2nifti")
-    except InputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    """Run the CLI; user errors print one clear line and exit with status 2; SIGTERM leaves no partial file."""
+    return run_cli(DicomCLI, argv, name="python -m custom_networks.dicom2nifti")
 
 
 if __name__ == "__main__":
