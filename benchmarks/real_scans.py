@@ -53,6 +53,7 @@ from custom_networks.evaluate.held_out import (
     ACDC_TO_PROJECT,
     cine_stacks,
     drop_slices,
+    inplane_heart_box,
     interpolate_dropped,
     map_labels,
     sample_on_stack,
@@ -283,8 +284,6 @@ def _compat_rows(split, volume: np.ndarray, box) -> dict[int, tuple[float, float
 
 def held_out_test(stacks: Mapping, bundle: Path | None, work: Path, method: str, overrides, sr_dir: Path | None):
     """Rows ``{set, stack, method, slice, psnr_heart, ssim_heart, compat_psnr_heart, compat_ssim_heart, ...}``."""
-    from custom_networks.evaluate.held_out import inplane_heart_box
-
     splits, skipped = {}, []
     for name, (set_name, image, affine, heart) in stacks.items():
         try:
@@ -314,14 +313,12 @@ def held_out_test(stacks: Mapping, bundle: Path | None, work: Path, method: str,
             skipped.append({"set": set_name, "case": name, "reason": f"held-out test: {reason}"})
         region = inplane_heart_box(heart, split.affine)
         box = None if region is None else tuple(r for a, r in enumerate(region) if a != split.axis)
+        compat = {m: _compat_rows(split, volume, box) for m, volume in predictions.items()}
         for row in score_held_out(split, predictions, heart):
-            row = {"set": set_name, "stack": name, **row}
-            rows.append(row)
-        for m, volume in predictions.items():
-            compat = _compat_rows(split, volume, box)
-            for row in rows:
-                if row["stack"] == name and row["method"] == m:
-                    row["compat_psnr_heart"], row["compat_ssim_heart"] = compat[row["slice"]]
+            c_psnr, c_ssim = compat[row["method"]][row["slice"]]
+            rows.append(
+                {"set": set_name, "stack": name, **row, "compat_psnr_heart": c_psnr, "compat_ssim_heart": c_ssim}
+            )
     return rows, skipped
 
 

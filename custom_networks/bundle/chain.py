@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from custom_networks.bundle.workflows import GEMINI_BUNDLE, load_workflow
+from custom_networks.transforms.save import output_stem
 from custom_networks.utils.nifti import InputError
 
 __all__ = ["AdaptThenSegment", "adapted_paths", "frozen_network", "gemini_bundle_root", "run_gemini_inference"]
@@ -111,11 +112,7 @@ def adapted_paths(datalist: Sequence[dict], output_dir: str | os.PathLike, postf
     for item in datalist:
         name = item.get("case")
         if not isinstance(name, str):
-            name = Path(str(item["image"])).name
-            for suffix in (".nii.gz", ".nii"):
-                if name.endswith(suffix):
-                    name = name[: -len(suffix)]
-                    break
+            name = output_stem(item["image"])
         out.append(str(Path(output_dir) / f"{name}_{postfix}.nii.gz"))
     return out
 

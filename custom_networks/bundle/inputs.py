@@ -30,13 +30,11 @@ class CaseList(list):
     Args:
         items: the good cases.
         failed: ``(input, reason)`` of the refused ones.
-        total: number of inputs found.
     """
 
-    def __init__(self, items: Sequence[dict] = (), failed: Sequence[tuple[str, str]] = (), total: int | None = None):
+    def __init__(self, items: Sequence[dict] = (), failed: Sequence[tuple[str, str]] = ()):
         super().__init__(items)
         self.failed = list(failed)
-        self.total = len(items) + len(failed) if total is None else total
 
 
 def _user_inputs(path: Path) -> list[Path]:
@@ -62,7 +60,6 @@ def inference_inputs(
     output_dir: str | os.PathLike | None = None,
     postfixes: Sequence[str] = ("seg", "sr"),
     overwrite: bool = True,
-    check: bool = True,
     **synth_kwargs: Any,
 ) -> CaseList:
     """Datalist ``[{"image": path, "case": output name}, ...]`` for inference, checked before any computation.
@@ -85,7 +82,6 @@ def inference_inputs(
         output_dir: the output folder (None: not checked).
         postfixes: output file postfixes per case (``<name>_<postfix>.nii.gz``), for the existing-output check.
         overwrite: allow replacing existing outputs.
-        check: load every user input once to leave out the unusable ones.
         synth_kwargs: arguments of :func:`custom_networks.data.ensure_dataset`.
 
     Raises:
@@ -107,13 +103,12 @@ def inference_inputs(
         items, failed = [], []
         for path in paths:
             try:
-                loaded = loader({"image": str(path)})["image"] if check else None
+                loaded = loader({"image": str(path)})["image"]
             except InputError as err:
                 logger.error("skipped: %s", err)
                 failed.append((str(path), str(err)))
                 continue
-            used_frame = None if loaded is None else loaded.meta.get("frame")
-            items.append({"image": str(path), "case": output_stem(path, frame if loaded is None else used_frame)})
+            items.append({"image": str(path), "case": output_stem(path, loaded.meta.get("frame"))})
     names: dict[str, str] = {}
     for item in items:
         other = names.setdefault(item["case"], item["image"])
@@ -150,7 +145,7 @@ def report_failures(datalist: Sequence[dict], output_dir: str | os.PathLike) -> 
     writer.writerow(["input", "reason"])
     writer.writerows(failed)
     report = write_text_atomic(Path(output_dir) / "failed.csv", buffer.getvalue())
-    total = getattr(datalist, "total", len(datalist) + len(failed))
+    total = len(datalist) + len(failed)
     raise InputError(
         f"{report}: {len(failed)} of {total} inputs failed and were skipped (the others were written); "
         f"first: {failed[0][1]}"

@@ -37,6 +37,7 @@ from custom_networks.transforms.hr_grid import slice_axis_of
 
 __all__ = [
     "PROFILES",
+    "INDICES",
     "SLAB_SAMPLES",
     "Annotation",
     "heart_found",
@@ -49,16 +50,8 @@ __all__ = [
 PROFILES = ("centre", "slab")
 #: Sample points across one slice spacing for the ``"slab"`` profile.
 SLAB_SAMPLES = 7
-#: Clinical indices of :func:`native_clinical_scores` and the classes they need.
-INDEX_CLASSES: dict[str, tuple[int, ...]] = {
-    "LVEDV_ml": (1,),
-    "LVESV_ml": (1,),
-    "LVEF": (1,),
-    "LVM_g": (2,),
-    "RVEDV_ml": (3,),
-    "RVESV_ml": (3,),
-    "RVEF": (3,),
-}
+#: Clinical indices of :func:`native_clinical_scores`.
+INDICES = ("LVEDV_ml", "LVESV_ml", "LVEF", "LVM_g", "RVEDV_ml", "RVESV_ml", "RVEF")
 
 
 @dataclass(frozen=True)
@@ -253,7 +246,7 @@ def native_clinical_scores(
     without an ES case) is NaN.
 
     Returns:
-        For each index of :data:`INDEX_CLASSES`: ``pred_<index>``, ``ref_<index>`` and ``err_<index>`` (pred - ref).
+        For each index of :data:`INDICES`: ``pred_<index>``, ``ref_<index>`` and ``err_<index>`` (pred - ref).
         EF values are fractions (0-1).
     """
     have_es = pred_es is not None and ref_es is not None
@@ -266,7 +259,7 @@ def native_clinical_scores(
         _volumes(ref_es, affine_es, annotation_es) if have_es else None,
     )
     out: dict[str, float] = {}
-    for key in INDEX_CLASSES:
+    for key in INDICES:
         out[f"pred_{key}"] = pred_idx[key]
         out[f"ref_{key}"] = ref_idx[key]
         out[f"err_{key}"] = pred_idx[key] - ref_idx[key]

@@ -60,7 +60,6 @@ TAGS = {
     "columns": "0028|0011",
     "trigger_time": "0018|1060",
     "gantry_tilt": "0018|1120",
-    "image_type": "0008|0008",
 }
 #: LPS (DICOM) -> RAS (NIfTI) world coordinates.
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
@@ -85,7 +84,6 @@ class _Header:
     columns: int
     trigger_time: float | None
     gantry_tilt: float
-    image_type: str
 
 
 @dataclass
@@ -196,7 +194,6 @@ def _read_header(path: Path) -> _Header | None:
         columns=int(io.GetDimensions(0)),
         trigger_time=_number("trigger_time"),
         gantry_tilt=_number("gantry_tilt") or 0.0,
-        image_type=tags["image_type"],
     )
 
 
