@@ -62,7 +62,7 @@ class BoundedWindowInferer(SlidingWindowInferer):
     def __init__(
         self,
         roi_size: Sequence[int] | int,
-        max_window_voxels: int = 8_000_000,
+        max_window_voxels: int = 12_000_000,
         fallback_roi_size: Sequence[int] = (192, 192, 64),
         **kwargs: Any,
     ) -> None:

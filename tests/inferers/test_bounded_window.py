@@ -38,3 +38,16 @@ def test_inferer_records_the_window_and_matches_whole_volume():
 @pytest.mark.parametrize("budget", [0, -1])
 def test_no_budget_means_no_bound(budget):
     assert bounded_roi_size((1024, 1024, 64), (-1, -1, -1), budget) == (1024, 1024, 64)
+
+
+def test_bundle_budget_takes_the_supported_range_in_one_window():
+    """The bundles' default budget admits the largest stack of the supported range (400 mm field of view, 20 slices
+    of 10 mm: a 320 x 320 x 100 HR grid, 320 x 320 x 112 after padding to multiples of 16) in one window, so real
+    stacks are segmented as in validation, not in tiles."""
+    import json
+
+    from conftest import REPO
+
+    for bundle in ("gemini_gan_bundle", "vama_bundle"):
+        budget = json.loads((REPO / bundle / "configs" / "inference.json").read_text())["max_window_voxels"]
+        assert bounded_roi_size((320, 320, 112), (-1, -1, -1), budget) == (320, 320, 112)
