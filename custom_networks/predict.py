@@ -22,7 +22,6 @@ that cannot be used is skipped, listed in ``OUT/failed.csv``, and the exit statu
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
@@ -32,21 +31,12 @@ from custom_networks.bundle.translation_methods import TRANSLATION_METHODS
 from custom_networks.utils.cli import run_cli
 from custom_networks.utils.nifti import InputError, check_output_folder
 
-__all__ = ["BUNDLES", "main", "predict"]
+__all__ = ["main", "predict"]
 
 logger = logging.getLogger(__name__)
 
-#: The bundles of this repository, by name.
-BUNDLES = {name: Path(__file__).resolve().parents[1] / name for name in ("gemini_gan_bundle", "vama_bundle")}
 #: Options whose values are paths: kept as strings exactly as typed (python-fire would turn ``2024`` into an int).
 _PATH_OPTIONS = ("--out", "--bundle")
-
-
-def _bundle_folder(bundle: str) -> Path:
-    folder = BUNDLES.get(str(bundle), Path(str(bundle)))
-    if not (folder / "configs" / "inference.json").is_file():
-        raise InputError(f"{bundle}: not a bundle (use {' or '.join(BUNDLES)}, or a bundle folder with configs/)")
-    return folder.resolve()
 
 
 def predict(
@@ -80,22 +70,15 @@ def predict(
     Raises:
         InputError: bad input, output or option (the message names it).
     """
-    import torch
+    from custom_networks.bundle.workflows import bundle_folder, load_workflow, parse_device
 
-    from custom_networks.bundle.workflows import load_workflow
-
-    folder = _bundle_folder(bundle)
+    folder = bundle_folder(bundle)
     source = Path(str(input))
     if not source.exists():
         raise InputError(f"{source}: input file or folder not found")
     if frame is not None and (isinstance(frame, bool) or not isinstance(frame, int) or frame < 0):
         raise InputError(f"--frame must be a frame index >= 0, got {frame!r}")
-    try:
-        torch_device = torch.device(str(device))
-    except RuntimeError as err:
-        raise InputError(f"--device {device!r}: not a device (use cpu or cuda)") from err
-    if torch_device.type == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda: no CUDA GPU is available here (use --device cpu)")
+    torch_device = parse_device(device)
     out_dir = check_output_folder(Path(str(out)))
     overrides: dict = {
         "bundle_root": folder,
@@ -130,31 +113,6 @@ def predict(
     return written
 
 
-def _literal_paths(argv: list[str]) -> list[str]:
-    """Quote the path arguments so that python-fire keeps them as typed (``2024`` stays a string)."""
-    out, i = [], 0
-    positional_done = False
-    while i < len(argv):
-        token = argv[i]
-        if token in _PATH_OPTIONS and i + 1 < len(argv):
-            out += [token, json.dumps(argv[i + 1])]
-            i += 2
-            continue
-        if any(token.startswith(f"{opt}=") for opt in _PATH_OPTIONS if opt.startswith("--")):
-            key, value = token.split("=", 1)
-            out.append(f"{key}={json.dumps(value)}")
-        elif not token.startswith("-") and not positional_done:
-            out.append(json.dumps(token))
-            positional_done = True
-        else:
-            out.append(token)
-            if token.startswith("--") and "=" not in token and i + 1 < len(argv) and not argv[i + 1].startswith("-"):
-                out.append(argv[i + 1])
-                i += 1
-        i += 1
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     """Console entry point (``custom-networks-predict``); prints the files written."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -162,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         print(__doc__)
         return 0
     argv = ["--out" if a in ("-o", "--output") else a for a in argv]  # -o would be ambiguous with --overwrite
-    return run_cli(predict, _literal_paths(argv), name="python -m custom_networks.predict")
+    return run_cli(predict, argv, name="python -m custom_networks.predict", path_options=_PATH_OPTIONS)
 
 
 if __name__ == "__main__":

@@ -172,3 +172,18 @@ def write_dicom_cine(folder: Path, array: np.ndarray, affine: np.ndarray, frame_
                 folder / f"f{(7919 * n) % 10007:05d}", array[:, :, k, t].T, origin, direction, spacing, tags
             )
             n += 1
+
+
+@pytest.fixture(scope="session")
+def tiny_cines(tmp_path_factory):
+    """Three generated 4-frame cines (96 x 96 x 10 stacks, 40 ms apart; seeds 0..2): ``[(cine, truth_json), ...]``."""
+    from custom_networks.data import synthesize_cine
+
+    folder = tmp_path_factory.mktemp("cines")
+    made = []
+    for i in range(3):
+        cine, _, truth = synthesize_cine(
+            folder, name=f"sub-{i:02d}", frames=4, seed=i, hr_shape=(96, 96, 48), progress=False
+        )
+        made.append((cine, truth))
+    return made

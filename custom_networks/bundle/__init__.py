@@ -24,18 +24,22 @@ from custom_networks.bundle.helpers import (
     without_none,
 )
 from custom_networks.bundle.histogram_baseline import fit_histogram_matching, load_calibration, source_training_items
-from custom_networks.bundle.inputs import CaseList, inference_inputs, report_failures
+from custom_networks.bundle.inputs import CaseList, cine_inputs, inference_inputs, report_failures
 from custom_networks.bundle.source_twins import add_source_twins, evaluation_input_key, twins_available
 from custom_networks.bundle.translation_methods import TRANSLATION_METHODS, method_checkpoint
-from custom_networks.bundle.workflows import GEMINI_BUNDLE, load_workflow
+from custom_networks.bundle.workflows import BUNDLES, GEMINI_BUNDLE, bundle_folder, load_workflow, parse_device
 
 __all__ = [
+    "BUNDLES",
     "GEMINI_BUNDLE",
+    "bundle_folder",
+    "parse_device",
     "TRANSLATION_METHODS",
     "method_checkpoint",
     "default_bundle_root",
     "existing_file",
     "CaseList",
+    "cine_inputs",
     "inference_inputs",
     "report_failures",
     "load_workflow",

@@ -17,7 +17,7 @@ from custom_networks.transforms.save import output_stem
 from custom_networks.utils.dicom import is_dicom_folder
 from custom_networks.utils.nifti import InputError, check_output_folder, write_text_atomic
 
-__all__ = ["CaseList", "inference_inputs", "report_failures"]
+__all__ = ["CaseList", "cine_inputs", "inference_inputs", "report_failures"]
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +126,75 @@ def inference_inputs(
         first = failed[0][1] if failed else "nothing to process"
         raise InputError(first if len(failed) == 1 else f"none of {len(failed)} inputs is usable; first: {first}")
     return CaseList(items, failed)
+
+
+def cine_inputs(
+    input_path: str | os.PathLike,
+    output_dir: str | os.PathLike | None = None,
+    postfixes: Sequence[str] = ("seg", "sr"),
+    overwrite: bool = False,
+    name: str | None = None,
+    frame_interval_ms: float | None = None,
+) -> CaseList:
+    """Datalist of a 4D cine run: one item per frame, in frame order, checked before any computation.
+
+    Every item holds ``image`` (the file or folder holding the frame), ``frame`` (its index within that file, when the
+    file holds several), ``case`` (the output name, :func:`~custom_networks.transforms.output_stem` of the cine),
+    ``frame_index``, ``num_frames`` and ``frame_interval_ms`` (NaN when unknown), which
+    :class:`~custom_networks.transforms.SaveCineFramed` uses to assemble the 4D outputs. The first frame is loaded
+    here with every check of :class:`~custom_networks.transforms.LoadStackd`.
+
+    Args:
+        input_path: a 4D NIfTI, a folder of per-frame 3D NIfTI files, or a DICOM cine folder
+            (:func:`~custom_networks.utils.cine_source.open_cine`).
+        output_dir: output folder (created and checked for writing; None: not checked).
+        postfixes: output postfixes (``<name>_<postfix>.nii.gz``), for the existing-output check.
+        overwrite: allow replacing existing outputs.
+        name: output name (default: the cine's, e.g. ``sa`` for ``sa.nii.gz``).
+        frame_interval_ms: time between frames when the input does not say it (a folder of frames), or to correct it.
+
+    Raises:
+        InputError: see :func:`~custom_networks.utils.cine_source.open_cine`; the first frame is unusable; outputs
+            exist (without ``overwrite``); the output folder cannot be written.
+    """
+    from custom_networks.transforms.stack_io import LoadStackd
+    from custom_networks.utils.cine_source import open_cine
+
+    if input_path is None:
+        raise InputError("input_path: a cine is needed (a 4D NIfTI, a folder of frames or a DICOM cine folder)")
+    source = open_cine(input_path)
+    name = str(name) if name else source.name
+    if output_dir is not None:
+        output_dir = check_output_folder(Path(str(output_dir)))
+        if not overwrite:
+            for postfix in postfixes:
+                target = Path(output_dir) / f"{name}_{postfix}.nii.gz"
+                if target.exists():
+                    raise InputError(f"{target}: exists (pass --overwrite True to replace it)")
+    LoadStackd("image")(source.frame_item(0))
+    if frame_interval_ms is not None:
+        if not float(frame_interval_ms) > 0:
+            raise InputError(f"frame_interval_ms must be a positive number of ms, got {frame_interval_ms!r}")
+        source.frame_interval_ms = float(frame_interval_ms)
+    interval = float("nan") if source.frame_interval_ms is None else float(source.frame_interval_ms)
+    logger.info(
+        "%s: %d frame(s) of %s, frame interval %s",
+        source.path,
+        source.num_frames,
+        "x".join(str(s) for s in source.shape),
+        "unknown" if source.frame_interval_ms is None else f"{interval:.2f} ms",
+    )
+    items = [
+        {
+            **source.frame_item(t),
+            "case": name,
+            "frame_index": t,
+            "num_frames": source.num_frames,
+            "frame_interval_ms": interval,
+        }
+        for t in range(source.num_frames)
+    ]
+    return CaseList(items)
 
 
 def report_failures(datalist: Sequence[dict], output_dir: str | os.PathLike) -> bool:

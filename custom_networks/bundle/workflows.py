@@ -7,12 +7,44 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
 from monai.bundle import ConfigWorkflow
 
-__all__ = ["GEMINI_BUNDLE", "load_workflow"]
+from custom_networks.utils.nifti import InputError
 
+__all__ = ["BUNDLES", "GEMINI_BUNDLE", "bundle_folder", "load_workflow", "parse_device"]
+
+#: The bundles of this repository, by name.
+BUNDLES = {name: Path(__file__).resolve().parents[2] / name for name in ("gemini_gan_bundle", "vama_bundle")}
 #: The Gemini-GAN bundle folder of this repository.
-GEMINI_BUNDLE = Path(__file__).resolve().parents[2] / "gemini_gan_bundle"
+GEMINI_BUNDLE = BUNDLES["gemini_gan_bundle"]
+
+
+def bundle_folder(bundle: str | Path) -> Path:
+    """A bundle folder from its name (one of :data:`BUNDLES`) or path.
+
+    Raises:
+        InputError: not a bundle (no ``configs/inference.json``).
+    """
+    folder = BUNDLES.get(str(bundle), Path(str(bundle)))
+    if not (folder / "configs" / "inference.json").is_file():
+        raise InputError(f"{bundle}: not a bundle (use {' or '.join(BUNDLES)}, or a bundle folder with configs/)")
+    return folder.resolve()
+
+
+def parse_device(device: str) -> torch.device:
+    """A torch device from ``cpu`` / ``cuda`` / ``cuda:N``.
+
+    Raises:
+        InputError: not a device, or CUDA asked for where there is none.
+    """
+    try:
+        torch_device = torch.device(str(device))
+    except RuntimeError as err:
+        raise InputError(f"--device {device!r}: not a device (use cpu or cuda)") from err
+    if torch_device.type == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda: no CUDA GPU is available here (use --device cpu)")
+    return torch_device
 
 
 def load_workflow(

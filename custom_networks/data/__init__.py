@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from custom_networks.data.acquisition import StackProtocol, sample_slice_shifts, simulate_stack, stack_to_hr
+from custom_networks.data.cine import CineVolumes, contraction_weight, generate_cine, synthesize_cine
 from custom_networks.data.dataset import FILE_KEYS, case_name, ensure_dataset, split_subjects, synthesize_dataset
 from custom_networks.data.domains import DomainPreset, get_domain, list_domains
 from custom_networks.data.geometry import centered_grid_affine, resample_to_grid, spacing_from_affine
@@ -16,6 +17,7 @@ __all__ = [
     "FILE_KEYS",
     "LABEL_NAMES",
     "PHASES",
+    "CineVolumes",
     "DomainPreset",
     "HeartParams",
     "HeartShape",
@@ -23,6 +25,8 @@ __all__ = [
     "StackProtocol",
     "Tissue",
     "case_name",
+    "contraction_weight",
+    "generate_cine",
     "centered_grid_affine",
     "ensure_dataset",
     "find_label_maps",
@@ -38,5 +42,6 @@ __all__ = [
     "spacing_from_affine",
     "split_subjects",
     "stack_to_hr",
+    "synthesize_cine",
     "synthesize_dataset",
 ]

@@ -1,7 +1,8 @@
-"""Command line of the data engine (python-fire): ``python -m custom_networks.data {synth,domains,preview}``."""
+"""Command line of the data engine (python-fire): ``python -m custom_networks.data {synth,cine,domains,preview}``."""
 
 from __future__ import annotations
 
+from custom_networks.data.cine import synthesize_cine
 from custom_networks.data.dataset import synthesize_dataset
 from custom_networks.data.domains import list_domains
 from custom_networks.data.preview import preview_dataset
@@ -15,6 +16,9 @@ class DataCLI:
 
     #: ``synth OUT [--subjects N] [--domain NAME] [--seed S] ...``: see :func:`synthesize_dataset` for every option.
     synth = staticmethod(synthesize_dataset)
+    #: ``cine OUT [--name sub-0000] [--frames 20] [--seed S] ...``: a whole cardiac cycle as a 4D cine, with its
+    #: HR label maps and true volumes; see :func:`synthesize_cine`.
+    cine = staticmethod(synthesize_cine)
 
     def domains(self) -> str:
         """List the appearance/acquisition presets with a one-line description each."""

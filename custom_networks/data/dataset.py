@@ -10,7 +10,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 from tqdm.auto import tqdm
 
 import custom_networks
@@ -19,6 +18,7 @@ from custom_networks.data.domains import get_domain
 from custom_networks.data.labelmaps import RealAnatomy, find_label_maps
 from custom_networks.data.synthesis import PHASES, generate_subject
 from custom_networks.data.tissues import LABEL_NAMES
+from custom_networks.datalists.split import split_indices
 from custom_networks.utils.nifti import InputError, atomic_output_dir, save_nifti
 
 __all__ = ["FILE_KEYS", "case_name", "ensure_dataset", "split_subjects", "synthesize_dataset"]
@@ -42,15 +42,10 @@ def case_name(item: dict) -> str:
 
 
 def split_subjects(n: int, seed: int, fractions: Sequence[float] = (0.7, 0.15, 0.15)) -> dict[str, list[int]]:
-    """Seeded train/validation/test split of subject indices (each subject, with both phases, in one split)."""
-    order = np.random.default_rng([seed, 7919]).permutation(n).tolist()
-    n_val = max(1, int(round(fractions[1] * n))) if n >= 3 else (1 if n == 2 else 0)
-    n_test = max(1, int(round(fractions[2] * n))) if n >= 3 else 0
-    return {
-        "validation": sorted(order[:n_val]),
-        "test": sorted(order[n_val : n_val + n_test]),
-        "training": sorted(order[n_val + n_test :]),
-    }
+    """Seeded train/validation/test split of subject indices (each subject, with both phases, in one split): the
+    datalist tools' :func:`~custom_networks.datalists.split.split_indices` with the engine's original sizes rule
+    (``honour_zero=False``: validation and test get at least one subject whatever their fractions)."""
+    return split_indices(n, seed, fractions, honour_zero=False)
 
 
 def synthesize_dataset(

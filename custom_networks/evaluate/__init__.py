@@ -16,6 +16,12 @@ from custom_networks.evaluate.cases import (
 )
 from custom_networks.evaluate.command import evaluate
 from custom_networks.evaluate.floors import FloorPair, dice_per_class, find_floor_pairs, label_floor, nn_upsample_labels
+from custom_networks.evaluate.function_report import (
+    FUNCTION_COLUMNS,
+    cohort_table,
+    function_row,
+    write_function_outputs,
+)
 from custom_networks.evaluate.held_out import (
     ACDC_TO_PROJECT,
     HeldOutSplit,
@@ -45,6 +51,10 @@ from custom_networks.evaluate.scores import (
 
 __all__ = [
     "ACDC_TO_PROJECT",
+    "FUNCTION_COLUMNS",
+    "cohort_table",
+    "function_row",
+    "write_function_outputs",
     "FloorPair",
     "HeldOutSplit",
     "dice_per_class",

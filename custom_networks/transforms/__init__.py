@@ -1,17 +1,20 @@
 """MONAI dictionary transforms for real-world short-axis stacks: checked loading, resampling onto the HR grid,
-atomic saving of the outputs in world coordinates, and the intensity calibration of whole translated volumes."""
+atomic saving of the outputs in world coordinates (3D, and 4D cines streamed frame by frame), and the intensity
+calibration of whole translated volumes."""
 
 from __future__ import annotations
 
 from custom_networks.transforms.calibrate import CalibrateIntensityd
 from custom_networks.transforms.hr_grid import ResampleToHRGridd, hr_grid_for, slice_axis_of
 from custom_networks.transforms.save import SaveNiftid, output_stem
+from custom_networks.transforms.save_cine import SaveCineFramed
 from custom_networks.transforms.stack_io import LoadStackd
 
 __all__ = [
     "CalibrateIntensityd",
     "LoadStackd",
     "ResampleToHRGridd",
+    "SaveCineFramed",
     "SaveNiftid",
     "hr_grid_for",
     "output_stem",

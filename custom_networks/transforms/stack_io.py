@@ -7,17 +7,28 @@ import logging
 from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 import torch
 from monai.data import MetaTensor
 from monai.transforms import MapTransform
 
-from custom_networks.utils.dicom import is_dicom_file, read_dicom_series
+from custom_networks.utils.dicom import is_dicom_file, read_dicom_series_cached
 from custom_networks.utils.nifti import InputError, check_voxel_size, load_nifti
 
 __all__ = ["MAX_LABEL_LEVELS", "LoadStackd"]
 
 logger = logging.getLogger(__name__)
+
+
+def _nifti_frames(path: str) -> int:
+    """Frames of a NIfTI file from its header (1 for a 3D file); 1 when unreadable (load_nifti then says why)."""
+    try:
+        shape = nib.load(path).shape
+    except Exception:  # the full load names the problem
+        return 1
+    return int(shape[3]) if len(shape) == 4 else 1
+
 
 #: An image with at most this many distinct integer values is taken for a mask or label map and refused.
 MAX_LABEL_LEVELS = 16
@@ -38,16 +49,26 @@ class LoadStackd(MapTransform):
     Args:
         keys: keys holding file paths.
         frame: frame to take from a 4D cine (None: the image must have a single frame).
+        frame_key: item key that, when present and not None, gives the frame of that item instead of ``frame``
+            (the per-frame items of a 4D cine run). A 4D NIfTI is then read one frame at a time; the DICOM series
+            last read is kept in memory, so the frames of a DICOM cine are read from disk once.
         allow_missing_keys: do not fail when a key is absent.
     """
 
-    def __init__(self, keys: Sequence[Hashable] | Hashable, frame: int | None = None, allow_missing_keys: bool = False):
+    def __init__(
+        self,
+        keys: Sequence[Hashable] | Hashable,
+        frame: int | None = None,
+        frame_key: str = "frame",
+        allow_missing_keys: bool = False,
+    ):
         super().__init__(keys, allow_missing_keys)
         self.frame = frame
+        self.frame_key = frame_key
 
-    def _load(self, path: str) -> MetaTensor:
+    def _load(self, path: str, frame: int | None) -> MetaTensor:
         if Path(path).is_dir():
-            series = read_dicom_series(path, progress=False)
+            series = read_dicom_series_cached(path)
             data, affine = series.array, series.affine
             check_voxel_size(path, affine)
             if data.shape[3] == 1:
@@ -55,20 +76,20 @@ class LoadStackd(MapTransform):
         elif not path.endswith((".nii", ".nii.gz")) and is_dicom_file(path):
             raise InputError(f"{path}: a single DICOM file; pass the folder holding the whole series")
         else:
-            data, affine = load_nifti(path, ndim=(3, 4))
-        frames_of_input = data.shape[3] if data.ndim == 4 else 1
+            data, affine = load_nifti(path, ndim=(3, 4), frame=frame)
+        frames_of_input = data.shape[3] if data.ndim == 4 else (_nifti_frames(path) if frame is not None else 1)
         if data.ndim == 4:
             frames = data.shape[3]
-            if self.frame is None:
+            if frame is None:
                 if frames > 1:
                     raise InputError(f"{path}: 4D cine with {frames} frames; choose one with --frame (0..{frames - 1})")
                 data = data[..., 0]
-            elif not 0 <= self.frame < frames:
-                raise InputError(f"{path}: frame {self.frame} out of range (the cine has {frames} frames)")
+            elif not 0 <= frame < frames:
+                raise InputError(f"{path}: frame {frame} out of range (the cine has {frames} frames)")
             else:
-                data = data[..., self.frame]
-        elif self.frame is not None:
-            logger.warning("%s: a 3D image; --frame %d ignored", path, self.frame)
+                data = data[..., frame]
+        elif frame is not None and frames_of_input == 1:
+            logger.warning("%s: a 3D image; --frame %d ignored", path, frame)
         if min(data.shape) < 2:
             raise InputError(f"{path}: a 2D image (shape {data.shape}); a stack of at least 2 slices is needed")
         if float(data.max() - data.min()) <= 0:
@@ -84,14 +105,16 @@ class LoadStackd(MapTransform):
             "original_affine": affine.copy(),
             "spatial_shape": np.asarray(data.shape),
         }
-        if self.frame is not None and frames_of_input > 1:
-            meta["frame"] = int(self.frame)
+        if frame is not None and frames_of_input > 1:
+            meta["frame"] = int(frame)
         return MetaTensor(torch.as_tensor(data[None], dtype=torch.float32), affine=torch.as_tensor(affine), meta=meta)
 
     def __call__(self, data: Mapping) -> dict:
         """Load every key (paths; an already loaded MetaTensor is passed through)."""
         d = dict(data)
+        frame = d.get(self.frame_key)
+        frame = self.frame if frame is None else int(frame)
         for key in self.key_iterator(d):
             if not isinstance(d[key], MetaTensor):
-                d[key] = self._load(str(d[key]))
+                d[key] = self._load(str(d[key]), frame)
         return d

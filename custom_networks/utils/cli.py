@@ -10,6 +10,7 @@ stopped by SIGTERM (it is turned into an exception, so the atomic writers clean 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -26,6 +27,7 @@ __all__ = [
     "find_input_error",
     "format_exception_line",
     "install_error_handler",
+    "literal_paths",
     "refuse_evaluated_paths",
     "run_cli",
     "stop_on_sigterm",
@@ -70,13 +72,49 @@ def _print_error(err: InputError) -> None:
     sys.stderr.flush()
 
 
-def run_cli(component: Any, argv: list[str] | None = None, name: str | None = None) -> int:
+def literal_paths(argv: list[str], path_options: tuple[str, ...], positional: bool = True) -> list[str]:
+    """Quote path arguments so that python-fire keeps them as typed (it would turn ``2024`` into an int and
+    ``[a]`` into a list).
+
+    Args:
+        argv: command-line arguments.
+        path_options: options whose value is a path (``--out``, ...), as ``--opt VALUE`` or ``--opt=VALUE``.
+        positional: the first positional argument is a path too.
+    """
+    out, i = [], 0
+    positional_done = not positional
+    while i < len(argv):
+        token = argv[i]
+        if token in path_options and i + 1 < len(argv):
+            out += [token, json.dumps(argv[i + 1])]
+            i += 2
+            continue
+        if any(token.startswith(f"{opt}=") for opt in path_options):
+            key, value = token.split("=", 1)
+            out.append(f"{key}={json.dumps(value)}")
+        elif not token.startswith("-") and not positional_done:
+            out.append(json.dumps(token))
+            positional_done = True
+        else:
+            out.append(token)
+            if token.startswith("--") and "=" not in token and i + 1 < len(argv) and not argv[i + 1].startswith("-"):
+                out.append(argv[i + 1])
+                i += 1
+        i += 1
+    return out
+
+
+def run_cli(
+    component: Any, argv: list[str] | None = None, name: str | None = None, path_options: tuple[str, ...] = ()
+) -> int:
     """Run a python-fire command with the project's error conventions.
 
     Args:
         component: what ``fire.Fire`` exposes (a function or a class).
         argv: arguments (default ``sys.argv[1:]``); ``--debug`` anywhere keeps the traceback of a bad input.
         name: program name shown in fire's help.
+        path_options: options (and, when given, the first positional argument) whose values are paths, kept as
+            typed (:func:`literal_paths`).
 
     Returns:
         0, or :data:`EXIT_BAD_INPUT` after printing ``error: ...`` for an :class:`InputError`.
@@ -88,6 +126,8 @@ def run_cli(component: Any, argv: list[str] | None = None, name: str | None = No
     if "--debug" in argv:
         argv.remove("--debug")
         debug = True
+    if path_options:
+        argv = literal_paths(argv, path_options)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop_on_sigterm()
     try:

@@ -24,6 +24,7 @@ unreadable or non-image files.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Sequence
@@ -42,6 +43,7 @@ __all__ = [
     "is_dicom_folder",
     "list_dicom_series",
     "read_dicom_series",
+    "read_dicom_series_cached",
     "save_cine",
 ]
 
@@ -429,6 +431,24 @@ def read_dicom_series(folder: str | os.PathLike, series: str | None = None, prog
         integer_valued=bool(np.all(np.mod(array, 1) == 0)),
         notes=notes,
     )
+
+
+@functools.lru_cache(maxsize=1)
+def _series_of_state(folder: str, state: tuple[int, int]) -> DicomSeries:
+    return read_dicom_series(folder, progress=False)
+
+
+def read_dicom_series_cached(folder: str | os.PathLike) -> DicomSeries:
+    """:func:`read_dicom_series` of a folder holding one series, keeping the last series read in memory: the frames
+    of a DICOM cine are loaded one by one (one inference item per frame) but read from disk once. A folder whose
+    entries changed (their number or latest modification time) is read again.
+    """
+    folder = Path(folder).resolve()
+    if not folder.is_dir():
+        raise InputError(f"{folder}: DICOM folder not found")
+    entries = list(os.scandir(folder))
+    state = (len(entries), max([folder.stat().st_mtime_ns] + [e.stat().st_mtime_ns for e in entries]))
+    return _series_of_state(str(folder), state)
 
 
 def _read_pixels(folder: Path, ordered: Sequence[Sequence[_Header]], progress: bool) -> np.ndarray:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import gzip
 import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+import weakref
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import nibabel as nib
@@ -15,6 +18,7 @@ import numpy as np
 
 __all__ = [
     "InputError",
+    "NiftiFrameWriter",
     "atomic_output_dir",
     "check_orthogonal",
     "check_output_folder",
@@ -64,7 +68,11 @@ class InputError(ValueError):
 
 
 def load_nifti(
-    path: str | os.PathLike, ndim: tuple[int, ...] = (3,), allow_nan: bool = False, dtype=np.float32
+    path: str | os.PathLike,
+    ndim: tuple[int, ...] = (3,),
+    allow_nan: bool = False,
+    dtype=np.float32,
+    frame: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Read a NIfTI file and check it.
 
@@ -73,6 +81,8 @@ def load_nifti(
         ndim: accepted numbers of dimensions (trailing singleton dimensions are dropped first).
         allow_nan: accept NaN/inf voxels.
         dtype: dtype of the returned array.
+        frame: of a 4D ``(X, Y, Z, T)`` file, read only this frame (0-based; memory of one frame, not of the cine);
+            ignored for a 3D file.
 
     Returns:
         ``(array, affine)``.
@@ -92,8 +102,14 @@ def load_nifti(
         raise InputError(f"{path}: not a readable NIfTI image ({err.__class__.__name__}: {err})") from err
     if not isinstance(img, nib.Nifti1Image | nib.Nifti2Image):
         raise InputError(f"{path}: expected a NIfTI image, got {type(img).__name__}")
+    if frame is not None and len(img.shape) == 4:
+        if not 0 <= int(frame) < img.shape[3]:
+            raise InputError(f"{path}: frame {frame} out of range (the cine has {img.shape[3]} frames)")
     try:
-        data = np.asarray(img.dataobj, dtype=dtype)
+        if frame is not None and len(img.shape) == 4:
+            data = np.array(img.dataobj[..., int(frame)], dtype=dtype)  # a copy: the proxy may be read-only
+        else:
+            data = np.asarray(img.dataobj, dtype=dtype)
     except Exception as err:
         raise InputError(f"{path}: corrupt or truncated image data ({err.__class__.__name__}: {err})") from err
     while data.ndim > max(ndim) and data.shape[-1] == 1:
@@ -311,3 +327,125 @@ def atomic_output_dir(out_dir: str | os.PathLike, overwrite: bool = False) -> It
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+#: Writers not yet closed: their temporary files are removed when the process ends (Ctrl-C, SIGTERM, an error).
+_OPEN_WRITERS: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _abort_open_writers() -> None:
+    for writer in list(_OPEN_WRITERS):
+        writer.abort()
+
+
+class NiftiFrameWriter:
+    """Write a 4D NIfTI ``(X, Y, Z, T)`` one 3D frame at a time, so that memory does not grow with ``T``.
+
+    A NIfTI array is stored with the first axis fastest, so each frame is one contiguous block after the header: the
+    frames are streamed, in order, into a hidden temporary file beside ``path``, which :meth:`close` puts in place
+    once all ``T`` frames are written (as :func:`save_nifti`: no file of that name at that moment unless
+    ``overwrite``). :meth:`abort` (also run at process exit for a writer never closed) removes the temporary file,
+    so an interrupted run leaves no partial output. Header fields are those :func:`save_nifti` writes (sform and
+    qform, mm, the time step in ``pixdim[4]``, the label intent for label maps).
+
+    Args:
+        path: destination ``.nii.gz`` / ``.nii``.
+        shape: spatial shape ``(X, Y, Z)`` of every frame.
+        num_frames: ``T``.
+        affine: voxel-to-world affine of the spatial axes.
+        label: a label map (uint8, label intent).
+        dtype: storage type of an image (default float32).
+        time_step: time between frames (``time_unit``), or None when unknown (``pixdim[4]`` 1, time unit
+            "unknown").
+        time_unit: ``"msec"`` or ``"sec"``.
+        overwrite: replace an existing file.
+
+    Raises:
+        InputError: ``path`` exists and ``overwrite`` is False (checked before anything is written).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        shape: Sequence[int],
+        num_frames: int,
+        affine: np.ndarray,
+        label: bool = False,
+        dtype=None,
+        time_step: float | None = None,
+        time_unit: str = "msec",
+        overwrite: bool = False,
+    ):
+        self.path = Path(path)
+        if self.path.exists() and not overwrite:
+            raise InputError(f"{self.path}: exists (pass --overwrite True to replace it)")
+        self.shape = tuple(int(s) for s in shape)
+        self.num_frames = int(num_frames)
+        if len(self.shape) != 3 or self.num_frames < 1:
+            raise ValueError(f"a 4D writer needs a 3D frame shape and T >= 1, got {self.shape} and {num_frames}")
+        self.dtype = np.dtype(np.uint8 if label else (dtype or np.float32))
+        self.overwrite = overwrite
+        self.frames_written = 0
+        affine = np.asarray(affine, dtype=float)
+        header = nib.Nifti1Header()
+        header.set_data_dtype(self.dtype)
+        header.set_data_shape((*self.shape, self.num_frames))
+        header.set_sform(affine, code=1)
+        header.set_qform(affine, code=1)
+        header.set_xyzt_units("mm", time_unit if time_step else "unknown")  # an unknown interval is not 1 ms
+        spacing = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))
+        header.set_zooms((*spacing.tolist(), float(time_step) if time_step else 1.0))
+        if label:
+            header.set_intent(_INTENT_LABEL)
+        header["vox_offset"] = 352
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        suffix = ".nii.gz" if self.path.name.endswith(".gz") else ".nii"
+        fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=suffix, dir=self.path.parent)
+        raw = os.fdopen(fd, "wb")
+        self._file = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1) if suffix == ".nii.gz" else raw
+        self._raw = raw
+        self._file.write(header.binaryblock + b"\x00" * 4)  # 348-byte header, empty extension flag, data at 352
+        _OPEN_WRITERS.add(self)
+
+    def write(self, frame: np.ndarray) -> None:
+        """Append the next frame ``(X, Y, Z)`` (label maps are rounded; images cast to the storage type)."""
+        frame = np.asarray(frame)
+        if frame.shape != self.shape:
+            raise ValueError(f"{self.path}: frame {self.frames_written} has shape {frame.shape}, expected {self.shape}")
+        if self.frames_written >= self.num_frames:
+            raise ValueError(f"{self.path}: all {self.num_frames} frames are already written")
+        if self.dtype == np.uint8:
+            frame = np.rint(frame)
+        self._file.write(frame.astype(self.dtype).tobytes(order="F"))
+        self.frames_written += 1
+
+    def close(self) -> Path:
+        """Finish the file and put it in place.
+
+        Raises:
+            ValueError: fewer frames than ``T`` were written (the temporary file is removed).
+            InputError: the destination appeared meanwhile and ``overwrite`` is False.
+        """
+        if self.frames_written != self.num_frames:
+            self.abort()
+            raise ValueError(f"{self.path}: {self.frames_written} of {self.num_frames} frames written; not saved")
+        try:
+            self._file.close()
+            self._raw.close()
+            publish_mode(self._tmp)
+            _put_in_place(self._tmp, self.path, self.overwrite)
+        except BaseException:
+            self.abort()
+            raise
+        _OPEN_WRITERS.discard(self)
+        return self.path
+
+    def abort(self) -> None:
+        """Stop writing and remove the temporary file (nothing is put in place)."""
+        with contextlib.suppress(Exception):
+            self._file.close()
+            self._raw.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._tmp)
+        _OPEN_WRITERS.discard(self)
