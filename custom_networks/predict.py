@@ -8,6 +8,7 @@ Examples::
 
     python -m custom_networks.predict stack.nii.gz -o out/                      # Gemini-GAN, shipped weights
     python -m custom_networks.predict cine.nii.gz -o out/ --frame 0             # one frame of a 4D cine
+    python -m custom_networks.predict cine.nii.gz -o out/ --frame es            # its end-systolic frame, found
     python -m custom_networks.predict dicom_folder/ -o out/ --device cuda        # a DICOM series
     python -m custom_networks.predict stacks/ -o out/ --bundle vama_bundle --chain_gemini True
     custom-networks-predict stack.nii.gz -o out/ --overwrite True               # the console script
@@ -15,9 +16,10 @@ Examples::
 INPUT is a NIfTI stack (3D, or 4D with ``--frame``), a DICOM series folder, or a folder of those. Outputs per
 case: ``<name>_seg.nii.gz`` (label map: 1 LV blood pool, 2 LV myocardium, 3 RV) and ``<name>_sr.nii.gz``
 (super-resolved image) on a 1.25 x 1.25 x 2 mm grid over the input's field of view, in world coordinates (``name``
-carries ``_frame<N>`` when a frame is chosen). Existing outputs are refused unless ``--overwrite True``; an input
-that cannot be used is skipped, listed in ``OUT/failed.csv``, and the exit status is 2; bad input ends with one line
-``error: <file>: <problem>`` (``--debug`` for the traceback).
+carries ``_frame<N>`` when a frame is chosen, ``_ED`` / ``_ES`` for ``--frame ed|es``). Existing outputs are refused
+unless ``--overwrite True``; an input that cannot be used is skipped, listed in ``OUT/failed.csv``, and the exit
+status is 2; bad input ends with one line ``error: <file>: <problem>`` (``--debug`` for the traceback). A whole cine
+with its cardiac function: ``python -m custom_networks.cine``.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def predict(
     input: str,
     out: str,
     bundle: str = "gemini_gan_bundle",
-    frame: int | None = None,
+    frame: int | str | None = None,
     device: str = "cpu",
     overwrite: bool = False,
     roi_size: list[int] | None = None,
@@ -57,7 +59,10 @@ def predict(
         out: output folder (created; checked for writing before any computation).
         bundle: ``gemini_gan_bundle`` (segmentation + super-resolution), ``vama_bundle`` (domain adaptation; with
             ``chain_gemini`` then segmented by Gemini-GAN), or the path of a bundle folder.
-        frame: frame of a 4D cine (0-based).
+        frame: frame of a 4D cine (0-based), or ``"ed"`` / ``"es"``: the whole cine is segmented (as
+            ``python -m custom_networks.cine`` does), the end-diastolic / end-systolic frame found from the LV
+            blood-pool volume curve (largest / smallest), and that frame's outputs written as ``<name>_ED_seg`` /
+            ``<name>_ED_sr`` (``ES``), exactly those of ``--frame <that frame>``. Gemini-GAN bundle, one cine.
         device: ``cpu`` or ``cuda`` (``cuda:N``).
         overwrite: replace existing outputs.
         roi_size: sliding-window size on the HR grid (default: the whole volume when it fits the memory budget).
@@ -76,8 +81,12 @@ def predict(
     source = Path(str(input))
     if not source.exists():
         raise InputError(f"{source}: input file or folder not found")
+    if isinstance(frame, str) and frame.lower() in ("ed", "es"):
+        if method is not None or chain_gemini or folder.name == "vama_bundle":
+            raise InputError("--frame ed / es: Gemini-GAN bundle only")
+        return _predict_phase(source, Path(str(out)), folder, frame.upper(), device, overwrite, roi_size)
     if frame is not None and (isinstance(frame, bool) or not isinstance(frame, int) or frame < 0):
-        raise InputError(f"--frame must be a frame index >= 0, got {frame!r}")
+        raise InputError(f"--frame must be a frame index >= 0, ed or es, got {frame!r}")
     torch_device = parse_device(device)
     out_dir = check_output_folder(Path(str(out)))
     overrides: dict = {
@@ -111,6 +120,48 @@ def predict(
     written = sorted(str(p) for p in out_dir.iterdir() if p.name not in before and not p.name.startswith("."))
     logger.info("%d file(s) written to %s in %.1f s", len(written), out_dir, time.perf_counter() - start)
     return written
+
+
+def _predict_phase(
+    source: Path, out: Path, bundle: Path, phase: str, device: str, overwrite: bool, roi_size: list[int] | None
+) -> list[str]:
+    """``--frame ed|es``: the 4D run in a hidden folder of ``out``, then the chosen frame's outputs as 3D files."""
+    import shutil
+    import tempfile
+
+    import nibabel as nib
+    import numpy as np
+
+    from custom_networks.cine import run_cine
+    from custom_networks.transforms.save import output_stem
+    from custom_networks.utils.nifti import save_nifti
+
+    out = check_output_folder(out)
+    name = f"{output_stem(source)}_{phase}"
+    targets = {key: out / f"{name}_{key}.nii.gz" for key in ("seg", "sr")}
+    for target in targets.values():
+        if target.exists() and not overwrite:
+            raise InputError(f"{target}: exists (pass --overwrite True to replace it)")
+    work = Path(tempfile.mkdtemp(prefix=".cine-", dir=out))
+    try:
+        outputs = run_cine(str(source), str(work), bundle=str(bundle), name="cine", device=device, roi_size=roi_size)
+        frame = outputs.function.ed_frame if phase == "ED" else outputs.function.es_frame
+        if frame is None:
+            raise InputError(f"{source}: {phase} not found ({outputs.function.ed_es_reason})")
+        for key, target in targets.items():
+            img = nib.load(work / f"cine_{key}.nii.gz")
+            data = np.asarray(img.dataobj[..., int(frame)])
+            save_nifti(data, img.affine, target, label=key == "seg", overwrite=overwrite)
+        logger.info(
+            "%s: %s is frame %d (LV volume curve); wrote %s",
+            source,
+            phase,
+            frame,
+            ", ".join(map(str, targets.values())),
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return [str(p) for p in targets.values()]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,5 +1,6 @@
 """Evaluation suite: score any method's outputs against references in world coordinates, with standard 3D metrics,
-the original per-slice protocol and clinical indices, and write CSV / markdown / PNG reports.
+the original per-slice protocol and clinical indices, and write CSV / markdown / PNG reports; cardiac function of a
+segmentation file and the per-subject and cohort function reports.
 
 Command line: ``python -m custom_networks.evaluate --pred DIR --ref DIR --out REPORT_DIR``.
 """
@@ -14,6 +15,8 @@ from custom_networks.evaluate.cases import (
     find_references,
     phase_of,
 )
+from custom_networks.evaluate.cine_function import analyse_ed_es, analyse_segmentation, segmentation_frames
+from custom_networks.evaluate.cohort_report import qc_thumbnail, read_subject_rows, write_cohort_outputs
 from custom_networks.evaluate.command import evaluate
 from custom_networks.evaluate.floors import FloorPair, dice_per_class, find_floor_pairs, label_floor, nn_upsample_labels
 from custom_networks.evaluate.function_report import (
@@ -55,6 +58,12 @@ __all__ = [
     "cohort_table",
     "function_row",
     "write_function_outputs",
+    "analyse_ed_es",
+    "analyse_segmentation",
+    "segmentation_frames",
+    "qc_thumbnail",
+    "read_subject_rows",
+    "write_cohort_outputs",
     "FloorPair",
     "HeldOutSplit",
     "dice_per_class",

@@ -128,3 +128,18 @@ def test_monai_bundle_run_with_the_4d_config(cine_run, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     ours = np.asarray(nib.load(tmp_path / "sub-00_cine_seg.nii.gz").dataobj)
     np.testing.assert_array_equal(ours, np.asarray(nib.load(out / "sub-00_cine_seg.nii.gz").dataobj))
+
+
+def test_predict_frame_es_writes_the_frame_found_on_the_volume_curve(cine_run, tmp_path):
+    cine, truth, out, outputs = cine_run
+    written = predict(str(cine), str(tmp_path), frame="es")
+    assert [p.split("/")[-1] for p in written] == ["sub-00_cine_ES_seg.nii.gz", "sub-00_cine_ES_sr.nii.gz"]
+    es = outputs.function.es_frame
+    assert es == truth["ES_frame"]
+    seg = nib.load(tmp_path / "sub-00_cine_ES_seg.nii.gz")
+    four_d = nib.load(out / "sub-00_cine_seg.nii.gz")
+    np.testing.assert_array_equal(np.asarray(seg.dataobj), np.asarray(four_d.dataobj[..., es]))
+    np.testing.assert_allclose(seg.affine, four_d.affine, atol=1e-5)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sub-00_cine_ES_seg.nii.gz", "sub-00_cine_ES_sr.nii.gz"]
+    with pytest.raises(InputError, match="exists"):
+        predict(str(cine), str(tmp_path), frame="es")

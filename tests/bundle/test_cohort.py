@@ -1,0 +1,143 @@
+"""Cohort runs (``python -m custom_networks.cohort``): subjects found in common layouts, one bad subject never stops
+the cohort, a killed run resumes to the table of an uninterrupted one, and 2 gloo workers give the table of 1."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import nibabel as nib
+import numpy as np
+import pytest
+from conftest import REPO, write_dicom_cine
+
+from custom_networks.cohort import find_subjects, main, run_cohort
+from custom_networks.utils import InputError
+
+TIMEOUT_S = 400
+
+
+@pytest.fixture(scope="module")
+def cohort_inputs(tiny_cines, tmp_path_factory):
+    """Three subjects in three layouts (UK Biobank-style folder, a file, a folder holding one cine) and a bad one."""
+    root = tmp_path_factory.mktemp("cohort_in")
+    (root / "sub-00").mkdir()
+    shutil.copy(tiny_cines[0][0], root / "sub-00" / "sa.nii.gz")
+    shutil.copy(tiny_cines[1][0], root / "sub-01.nii.gz")
+    (root / "sub-02").mkdir()
+    shutil.copy(tiny_cines[2][0], root / "sub-02" / "cine_4d.nii.gz")
+    (root / "sub-03-bad.nii.gz").write_bytes(b"not a nifti file")
+    return root
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(cohort_inputs, tmp_path_factory):
+    out = tmp_path_factory.mktemp("cohort_out")
+    return out, run_cohort(str(cohort_inputs), str(out), progress=False)
+
+
+def test_find_subjects_in_common_layouts(cohort_inputs, tmp_path):
+    subjects, unusable = find_subjects(cohort_inputs)
+    assert [(s.name, s.cine.name) for s in subjects] == [
+        ("sub-00", "sa.nii.gz"),
+        ("sub-01", "sub-01.nii.gz"),
+        ("sub-02", "cine_4d.nii.gz"),
+        ("sub-03-bad", "sub-03-bad.nii.gz"),
+    ]
+    assert unusable == {}
+    # a DICOM cine folder, a folder of frames, a folder without any cine
+    affine = np.diag([-1.4, -1.4, 10.0, 1.0])
+    write_dicom_cine(tmp_path / "dcm-subject", np.ones((6, 5, 3, 2)) * np.arange(30).reshape(6, 5, 1, 1), affine)
+    (tmp_path / "frames-subject").mkdir()
+    for t in range(2):
+        nib.save(nib.Nifti1Image(np.ones((4, 4, 3), np.float32), np.eye(4)), tmp_path / "frames-subject" / f"f{t}.nii")
+    (tmp_path / "empty-subject").mkdir()
+    (tmp_path / "notes.txt").write_text("ignored")
+    subjects, unusable = find_subjects(tmp_path)
+    assert [(s.name, s.cine.name) for s in subjects] == [("dcm-subject", "dcm-subject"), ("frames-subject",) * 2]
+    assert list(unusable) == ["empty-subject"] and "no cine found" in unusable["empty-subject"]
+    (tmp_path / "dcm-subject.nii.gz").write_bytes(b"x")
+    with pytest.raises(InputError, match="given twice"):
+        find_subjects(tmp_path)
+    with pytest.raises(InputError, match="cohort folder not found"):
+        find_subjects(tmp_path / "nope")
+
+
+def test_one_bad_subject_never_stops_the_cohort(uninterrupted):
+    out, result = uninterrupted
+    assert result.processed == ["sub-00", "sub-01", "sub-02"] and result.skipped == []
+    assert list(result.failed) == ["sub-03-bad"] and "not a readable NIfTI" in result.failed["sub-03-bad"]
+    table = (out / "cohort.csv").read_text().splitlines()
+    assert table[0].startswith("subject,LVEDV_ml,") and [r.split(",")[0] for r in table[1:]] == [
+        "sub-00",
+        "sub-01",
+        "sub-02",
+    ]
+    for row in table[1:]:
+        assert 30.0 < float(row.split(",")[1]) < 200.0  # an LVEDV, not an empty cell
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["counts"] == {"done": 3, "failed": 1, "pending": 0}
+    assert manifest["subjects"]["sub-03-bad"]["status"] == "failed" and manifest["weights_sha256"]
+    done = json.loads((out / "subjects" / "sub-00" / "done.json").read_text())
+    assert done["weights_sha256"] == manifest["weights_sha256"] and done["frames"] == 4
+    assert {p.name for p in (out / "subjects" / "sub-00").iterdir()} >= {"sub-00_seg.nii.gz", "sub-00_function.json"}
+    report = (out / "report.md").read_text()
+    assert "3 done, 1 failed" in report and "sub-03-bad" in report and (out / "distributions.png").stat().st_size > 0
+
+
+def test_rerun_skips_finished_subjects_and_retries_failed_ones(uninterrupted, cohort_inputs, capsys):
+    out, _ = uninterrupted
+    table = (out / "cohort.csv").read_text()
+    stamp = (out / "subjects" / "sub-01" / "sub-01_seg.nii.gz").stat().st_mtime_ns
+    assert main(["--inputs", str(cohort_inputs), "--out", str(out)]) == 0
+    assert "processed 0, skipped (already done) 3, failed 1" in capsys.readouterr().out
+    assert (out / "subjects" / "sub-01" / "sub-01_seg.nii.gz").stat().st_mtime_ns == stamp
+    assert (out / "cohort.csv").read_text() == table
+
+
+def test_killed_run_resumes_to_the_uninterrupted_table(uninterrupted, cohort_inputs, tmp_path):
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "custom_networks.cohort", "--inputs", str(cohort_inputs), "--out", str(out)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)  # fmt: skip
+    deadline = time.time() + TIMEOUT_S
+    while not (out / "subjects" / "sub-00" / "done.json").exists():
+        assert proc.poll() is None and time.time() < deadline, "the run ended before its first subject was done"
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)  # no cleanup at all: the hardest interruption
+    proc.wait()
+    finished = sorted(p.name for p in (out / "subjects").iterdir() if not p.name.startswith("."))
+    assert "sub-00" in finished and all((out / "subjects" / n / "done.json").is_file() for n in finished)
+    result = run_cohort(str(cohort_inputs), str(out), progress=False)
+    assert set(result.skipped) == set(finished) and set(result.processed) == {"sub-00", "sub-01", "sub-02"} - set(
+        finished
+    )
+    assert not [p for p in (out / "subjects").iterdir() if p.name.startswith(".")]  # the killed run's temp removed
+    assert (out / "cohort.csv").read_text() == (uninterrupted[0] / "cohort.csv").read_text()
+
+
+@pytest.mark.slow
+def test_two_gloo_workers_give_the_table_of_one(uninterrupted, cohort_inputs, tmp_path):
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    cmd += ["-m", "custom_networks.cohort", "--inputs", str(cohort_inputs), "--out", str(out)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)  # fmt: skip
+    try:
+        log, _ = proc.communicate(timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        log, _ = proc.communicate()
+        pytest.fail(f"torchrun did not finish in {TIMEOUT_S} s:\n{log[-4000:]}")
+    assert proc.returncode == 0, log[-6000:]
+    workers = {json.loads((out / "subjects" / n / "done.json").read_text())["worker"] for n in ("sub-00", "sub-01")}
+    assert workers == {0, 1}  # the subjects were shared between the two processes
+    assert json.loads((out / "manifest.json").read_text())["workers"] == 2
+    assert (out / "cohort.csv").read_text() == (uninterrupted[0] / "cohort.csv").read_text()
