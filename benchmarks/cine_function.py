@@ -136,9 +136,9 @@ def ed_es(data: Path, work: Path, sets: list[str], limit: int | None) -> list[di
             if not seg.is_file():
                 predict(str(case.image), str(out), overwrite=True)
             segs[phase] = seg
-        pred, _ = analyse_ed_es(segs["ED"], segs["ES"])
+        pred, pred_qc = analyse_ed_es(segs["ED"], segs["ES"])
         ref, _ = analyse_ed_es(phases["ED"].label, phases["ES"].label)
-        row = {"set": set_name, "subject": subject}
+        row = {"set": set_name, "subject": subject, "qc_pass": pred_qc.passed}
         for key in ED_ES_INDICES:
             p, r = pred.indices[key], ref.indices[key]
             row.update({f"pred_{key}": p, f"ref_{key}": r, f"err_{key}": p - r})
@@ -177,25 +177,32 @@ def _summary(sb: list[dict], pairs: list[dict], command: str) -> str:
                 f"{'pass' if r['qc_pass'] else 'fail'} | {r['seconds_per_frame']:.1f} |"
             )
     if pairs:
+        sets = sorted({r["set"] for r in pairs})
         lines += [
             "",
             "## ACDC and M&Ms (ED + ES stacks through the 3D pipeline)",
             "",
-            "Mean absolute error / mean signed error (pipeline - manual), and the manual mean, per set. Sources: "
+            "Per set: mean absolute error / median absolute error / mean signed error (pipeline - manual), and the "
+            "manual mean. Sources: "
             + "; ".join(f"{k}: {v[0]}" for k, v in REAL_SETS.items() if k != "sunnybrook")
-            + " (non-commercial: measurement only).",
+            + " (non-commercial: measurement only). QC pass: subjects whose ED + ES label maps pass quality control.",
             "",
-            "| set | n | " + " | ".join(ED_ES_INDICES) + " |",
-            "| --- | --- | " + " | ".join("---" for _ in ED_ES_INDICES) + " |",
+            "| index | " + " | ".join(f"{s} (n = {sum(r['set'] == s for r in pairs)})" for s in sets) + " |",
+            "| --- | " + " | ".join("---" for _ in sets) + " |",
         ]
-        for set_name in sorted({r["set"] for r in pairs}):
-            rows = [r for r in pairs if r["set"] == set_name]
+        for key in ED_ES_INDICES:
             cells = []
-            for key in ED_ES_INDICES:
+            for set_name in sets:
+                rows = [r for r in pairs if r["set"] == set_name]
                 err = np.array([r[f"err_{key}"] for r in rows], dtype=float)
                 ref = np.array([r[f"ref_{key}"] for r in rows], dtype=float)
-                cells.append(f"{np.nanmean(np.abs(err)):.1f} / {np.nanmean(err):+.1f} (ref {np.nanmean(ref):.1f})")
-            lines.append(f"| {set_name} | {len(rows)} | " + " | ".join(cells) + " |")
+                cells.append(
+                    f"{np.nanmean(np.abs(err)):.1f} / {np.nanmedian(np.abs(err)):.1f} / {np.nanmean(err):+.1f} "
+                    f"(manual {np.nanmean(ref):.1f})"
+                )
+            lines.append(f"| {key} | " + " | ".join(cells) + " |")
+        qc = [f"{sum(bool(r['qc_pass']) for r in pairs if r['set'] == s)}" for s in sets]
+        lines.append("| QC pass | " + " | ".join(qc) + " |")
     return "\n".join(lines) + "\n"
 
 

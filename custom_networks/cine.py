@@ -32,11 +32,16 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from custom_networks.utils.cli import find_input_error, run_cli
 from custom_networks.utils.nifti import InputError, check_output_folder
 
-__all__ = ["CineOutputs", "OUTPUT_SUFFIXES", "main", "run_cine"]
+if TYPE_CHECKING:
+    from custom_networks.metrics.cardiac_cycle import FunctionResult
+    from custom_networks.metrics.quality_control import QCResult
+
+__all__ = ["CineOutputs", "OUTPUT_SUFFIXES", "check_cine_options", "main", "run_cine"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,16 +64,55 @@ class CineOutputs:
 
     name: str
     files: list[Path]
-    function: object
-    qc: object
+    function: FunctionResult
+    qc: QCResult
     seconds: float
     num_frames: int
 
 
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InputError(f"--{name} must be a positive integer, got {value!r}")
+def _positive_number(option: str, value, integer: bool = False):
+    kinds = int if integer else int | float
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, kinds) or not value > 0:
+        what = "a positive integer" if integer else "a positive number"
+        raise InputError(f"--{option} must be {what}, got {value!r}")
     return value
+
+
+def check_cine_options(bundle: str, frames_per_batch: int, device: str, **intervals_ms: float | None):
+    """Check the options of a cine run that do not depend on the input (a cohort checks them once, up front).
+
+    Args:
+        bundle: bundle name or folder; it must have ``configs/inference_4d.json`` and ``models/model.pt``.
+        frames_per_batch: frames per network call.
+        device: ``cpu``, ``cuda`` or ``cuda:N``.
+        intervals_ms: frame-interval options (``frame_interval_ms=...``): positive numbers or None.
+
+    Returns:
+        ``(bundle folder, torch device)``.
+
+    Raises:
+        InputError: naming the option.
+    """
+    from custom_networks.bundle.workflows import bundle_folder, parse_device
+
+    folder = bundle_folder(bundle)
+    if not (folder / "configs" / "inference_4d.json").is_file():
+        raise InputError(f"{folder}: this bundle has no configs/inference_4d.json (4D cine inference)")
+    if not (folder / "models" / "model.pt").is_file():
+        raise InputError(f"{folder / 'models' / 'model.pt'}: weights not found")
+    _positive_number("frames_per_batch", frames_per_batch, integer=True)
+    for option, value in intervals_ms.items():
+        _positive_number(option, value)
+    return folder, parse_device(device)
+
+
+def _check_name(name: str) -> str:
+    name = str(name)
+    if not name or name.startswith(".") or "/" in name or "\\" in name:
+        raise InputError(f"--name {name!r}: must be a plain file name (no folder, not hidden)")
+    return name
 
 
 def run_cine(
@@ -84,6 +128,7 @@ def run_cine(
     ed: int | None = None,
     es: int | None = None,
     progress: bool = True,
+    default_frame_interval_ms: float | None = None,
 ) -> CineOutputs:
     """Segment and super-resolve every frame of a cine, write the 4D outputs and the cardiac function.
 
@@ -97,10 +142,13 @@ def run_cine(
         device: ``cpu`` or ``cuda`` (``cuda:N``).
         overwrite: replace existing outputs.
         roi_size: sliding-window size on the HR grid (default: whole frames that fit the memory budget).
-        frame_interval_ms: time between frames when the input does not say it (a folder of frames), or to correct it.
+        frame_interval_ms: time between frames, replacing what the input says (or a folder of frames, which says
+            nothing).
         ed: end-diastolic frame (0-based) instead of the largest LV volume.
         es: end-systolic frame (0-based) instead of the smallest LV volume.
         progress: progress bars.
+        default_frame_interval_ms: time between frames only where the input does not say it (a cohort of mixed
+            inputs).
 
     Returns:
         What was written and measured.
@@ -108,23 +156,22 @@ def run_cine(
     Raises:
         InputError: bad input, output or option (the message names it).
     """
-    from custom_networks.bundle.workflows import bundle_folder, load_workflow, parse_device
+    from custom_networks.bundle.workflows import load_workflow
     from custom_networks.evaluate.cine_function import analyse_segmentation
     from custom_networks.evaluate.function_report import write_function_outputs
     from custom_networks.utils.cine_source import open_cine
 
     start = time.perf_counter()
-    folder = bundle_folder(bundle)
-    if not (folder / "configs" / "inference_4d.json").is_file():
-        raise InputError(f"{folder}: this bundle has no configs/inference_4d.json (4D cine inference)")
-    frames_per_batch = _positive_int("frames_per_batch", frames_per_batch)
-    if frame_interval_ms is not None and not (
-        isinstance(frame_interval_ms, int | float) and not isinstance(frame_interval_ms, bool) and frame_interval_ms > 0
-    ):
-        raise InputError(f"--frame_interval_ms must be a positive number of ms, got {frame_interval_ms!r}")
-    torch_device = parse_device(device)
+    folder, torch_device = check_cine_options(
+        bundle,
+        frames_per_batch,
+        device,
+        frame_interval_ms=frame_interval_ms,
+        default_frame_interval_ms=default_frame_interval_ms,
+    )
+    name = _check_name(name) if name else None
     source = open_cine(Path(str(input)))
-    name = str(name) if name else source.name
+    name = name or source.name
     for option, value in (("ed", ed), ("es", es)):
         if value is not None and (
             isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < source.num_frames
@@ -136,7 +183,8 @@ def run_cine(
         for target in targets:
             if target.exists():
                 raise InputError(f"{target}: exists (pass --overwrite True to replace it)")
-    interval = float(frame_interval_ms) if frame_interval_ms is not None else source.frame_interval_ms
+    interval = frame_interval_ms if frame_interval_ms is not None else source.frame_interval_ms
+    interval = float(interval) if interval is not None else default_frame_interval_ms
     overrides: dict = {
         "bundle_root": folder,
         "input_path": source.path,  # a Path: never parsed as an expression or reference

@@ -7,8 +7,9 @@ Every subject of ``DIR`` (a cine file, a DICOM cine folder, or a folder holding 
     torchrun --standalone --nproc_per_node 2 -m custom_networks.cohort --inputs DIR --out DIR   # 2 CPU processes (gloo)
     torchrun --standalone --nproc_per_node 4 -m custom_networks.cohort --inputs DIR --out DIR   # 4 GPUs (nccl)
 
-torchrun starts the processes; MONAI's :class:`~monai.data.DistributedSampler` gives each its share of the subjects
-(in order, not shuffled); one process per GPU, or CPU processes that share the cores.
+torchrun starts the processes; MONAI's :class:`~monai.data.DistributedSampler` gives process ``r`` of ``N`` the
+subjects ``r, r + N, ...`` (in name order, not shuffled); one process per GPU, or CPU processes that share the cores;
+they wait for each other (gloo) before the first merges the table.
 
 Outputs in ``OUT``:
 
@@ -37,20 +38,29 @@ import platform
 import shutil
 import sys
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from custom_networks.utils.cli import format_exception_line, run_cli
+from custom_networks.utils.cli import find_input_error, format_exception_line, run_cli
 from custom_networks.utils.dicom import is_dicom_folder
-from custom_networks.utils.nifti import InputError, atomic_output_dir, write_text_atomic
+from custom_networks.utils.nifti import (
+    NIFTI_SUFFIXES,
+    InputError,
+    atomic_output_dir,
+    check_output_folder,
+    nifti_stem,
+    write_text_atomic,
+)
 
 __all__ = ["CohortResult", "Subject", "find_subjects", "main", "run_cohort"]
 
 logger = logging.getLogger(__name__)
 
-_SUFFIXES = (".nii.gz", ".nii")
 #: File names taken for a subject folder's cine, in this order (UK Biobank style first).
 _CINE_NAMES = ("sa.nii.gz", "sa.nii", "cine.nii.gz")
+#: Name endings of a subject folder's cine beside other NIfTI files (ACDC ``_4d``, M&Ms ``_sa``).
+_CINE_ENDINGS = ("_4d", "_sa")
 
 
 @dataclass(frozen=True)
@@ -70,12 +80,15 @@ class CohortResult:
         skipped: subjects already finished by an earlier run (this process's share).
         failed: ``{subject: reason}`` of this process's share.
         table: path of ``cohort.csv`` (first process only, else None).
+        counts: subjects ``done`` / ``failed`` / ``pending`` and ``unusable`` entries of the whole cohort (first
+            process only, else None).
     """
 
     processed: list[str]
     skipped: list[str]
     failed: dict[str, str]
     table: Path | None
+    counts: dict[str, int] | None = None
 
 
 def _subject_cine(folder: Path) -> Path:
@@ -84,7 +97,11 @@ def _subject_cine(folder: Path) -> Path:
     for name in _CINE_NAMES:
         if (folder / name).is_file():
             return folder / name
-    files = [p for p in sorted(folder.iterdir()) if not p.name.startswith(".") and p.name.endswith(_SUFFIXES)]
+    files = [p for p in sorted(folder.iterdir()) if not p.name.startswith(".") and p.name.endswith(NIFTI_SUFFIXES)]
+    for ending in _CINE_ENDINGS:  # ACDC <id>_4d.nii.gz, M&Ms <id>_sa.nii.gz beside their labels and frames
+        named = [p for p in files if nifti_stem(p).endswith(ending)]
+        if len(named) == 1:
+            return named[0]
     if len(files) == 1:
         return files[0]
     if len(files) > 1:
@@ -102,8 +119,9 @@ def find_subjects(inputs: str | os.PathLike) -> tuple[list[Subject], dict[str, s
     """The subjects of a cohort folder, sorted by name.
 
     A subject is a cine file directly in ``inputs`` (named after the file without extension), or a sub-folder
-    (named after the folder) that is a DICOM cine series or holds ``sa.nii.gz``, a single NIfTI cine, numbered
-    per-frame files, or one DICOM series folder. Hidden entries are ignored.
+    (named after the folder) that is a DICOM cine series or holds ``sa.nii.gz``, an ACDC ``*_4d`` or M&Ms ``*_sa``
+    cine beside its labels, a single NIfTI cine, numbered per-frame files, or one DICOM series folder. Hidden entries
+    are ignored.
 
     Args:
         inputs: cohort folder.
@@ -123,10 +141,9 @@ def find_subjects(inputs: str | os.PathLike) -> tuple[list[Subject], dict[str, s
         if entry.name.startswith("."):
             continue
         if entry.is_file():
-            if not entry.name.endswith(_SUFFIXES):
+            if not entry.name.endswith(NIFTI_SUFFIXES):
                 continue
-            name = entry.name[: -len(next(s for s in _SUFFIXES if entry.name.endswith(s)))]
-            subject = Subject(name, entry)
+            subject = Subject(nifti_stem(entry), entry)
         else:
             try:
                 subject = Subject(entry.name, _subject_cine(entry))
@@ -149,9 +166,8 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _distributed():
-    """``(rank, world size, created)``: joins the process group torchrun set up (gloo on CPU, nccl on GPUs)."""
-    import torch
+def _distributed() -> tuple[int, int, bool]:
+    """``(rank, world size, created)``: joins the process group torchrun set up."""
     import torch.distributed as dist
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -159,8 +175,9 @@ def _distributed():
         return 0, 1, False
     created = False
     if not dist.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        dist.init_process_group(backend=backend, timeout=datetime.timedelta(hours=48))
+        # gloo even with GPUs: the processes only wait for each other (no tensors are exchanged), and a gloo barrier
+        # does not spin a GPU while a slower worker finishes its subjects
+        dist.init_process_group(backend="gloo", timeout=datetime.timedelta(hours=48))
         created = True
     return dist.get_rank(), dist.get_world_size(), created
 
@@ -172,13 +189,60 @@ def _barrier(world: int) -> None:
         dist.barrier()
 
 
-def _clean_stale(folder: Path) -> None:
-    """Remove the hidden temporary folders / files a killed run left (``.<name>.tmp-*``, ``.<name>.<random>``)."""
-    if not folder.is_dir():
-        return
-    for entry in folder.iterdir():
-        if entry.name.startswith(".") and (".tmp-" in entry.name or ".old-" in entry.name):
-            shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+#: The lock file of a cohort output folder (one run at a time).
+LOCK_NAME = ".cohort.lock"
+#: Sub-folders of a cohort output that hold only what the cohort writes.
+_OWN_FOLDERS = ("subjects", "failed", "qc")
+#: Files the cohort writes at the top of its output folder (their temporary names start with ``.<name>.``).
+_OWN_FILES = ("cohort.csv", "manifest.json", "report.md", "distributions.png")
+
+
+def _clean_stale(out_dir: Path) -> None:
+    """Remove what a killed run left half-written: the atomic writers' hidden temporary files and folders
+    (``.<name>.<random>``, ``.<name>.tmp-<random>``) in the cohort's own sub-folders, and those of the cohort's own
+    files at the top (nothing else of the user's is touched; the lock file stays)."""
+    stale = [e for sub in _OWN_FOLDERS if (out_dir / sub).is_dir() for e in (out_dir / sub).iterdir()]
+    stale = [e for e in stale if e.name.startswith(".")]
+    stale += [e for e in out_dir.iterdir() if e.name.startswith(tuple(f".{name}." for name in _OWN_FILES))]
+    for entry in stale:
+        logger.info("removing %s, left by an interrupted run", entry)
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+
+
+def _lock(out_dir: Path):
+    """Hold the output folder's lock (released when the process ends, even by SIGKILL).
+
+    Raises:
+        InputError: another cohort run holds it.
+    """
+    import fcntl
+
+    handle = open(out_dir / LOCK_NAME, "a")  # noqa: SIM115 - held for the whole run
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as err:
+        handle.close()
+        raise InputError(f"{out_dir}: another cohort run is writing here (lock {LOCK_NAME})") from err
+    return handle
+
+
+def _input_state(path: Path) -> dict:
+    """Size and modification time of a subject's input (a folder: of its files), to notice a changed input."""
+    files = [path] if path.is_file() else [p for p in sorted(path.rglob("*")) if p.is_file()]
+    stats = [p.stat() for p in files]
+    return {"bytes": sum(st.st_size for st in stats), "mtime_ns": max((st.st_mtime_ns for st in stats), default=0)}
+
+
+def _stale_reason(record: dict, checksum: str | None, state: dict) -> str | None:
+    """Why a finished subject must be redone (other weights, a changed input), or None."""
+    if record.get("weights_sha256") != checksum:
+        return "finished with other weights"
+    if record.get("input_state") not in (None, state):
+        return "its input changed since"
+    return None
 
 
 def run_cohort(
@@ -192,6 +256,9 @@ def run_cohort(
 ) -> CohortResult:
     """Run the cine pipeline on every subject not finished yet, then merge the cohort table and report.
 
+    A subject is finished when ``subjects/<subject>/done.json`` exists and records the current weights and the
+    current state of its input (size, modification time); otherwise it is (re)done.
+
     Args:
         inputs: cohort folder (see :func:`find_subjects`).
         out: output folder (created).
@@ -199,53 +266,64 @@ def run_cohort(
         device: ``cpu``, ``cuda`` or ``cuda:N``; default: this process's GPU (``LOCAL_RANK``) when CUDA is
             available, else the CPU.
         frames_per_batch: frames per network call.
-        frame_interval_ms: frame interval of cines whose files do not say it (folders of frames).
+        frame_interval_ms: frame interval of the cines whose files do not say it (folders of frames); a cine whose
+            header gives it keeps its own.
         progress: progress bars.
 
     Returns:
-        What this process did.
+        What this process did (the first process: also the merged counts and the table).
 
     Raises:
-        InputError: no cohort folder / no subject, or the output folder cannot be written.
+        InputError: no cohort folder, a bad option (checked once, before any subject), the output folder cannot be
+            written or another cohort run is writing there.
     """
     import torch
+    from monai.data import DistributedSampler
 
     import custom_networks
-    from custom_networks.bundle.workflows import bundle_folder
-    from custom_networks.cine import run_cine
+    from custom_networks.cine import check_cine_options, run_cine
     from custom_networks.evaluate.cohort_report import write_cohort_outputs
 
     rank, world, created = _distributed()
-    out_dir = Path(str(out))
-    subjects_dir, failed_dir = out_dir / "subjects", out_dir / "failed"
     try:
-        folder = bundle_folder(bundle)
-        subjects, unusable = find_subjects(inputs)
-        if rank == 0:
-            for d in (subjects_dir, failed_dir):
-                d.mkdir(parents=True, exist_ok=True)
-            _clean_stale(subjects_dir)
-            _clean_stale(failed_dir)
-        _barrier(world)
         if device is None:
             local = int(os.environ.get("LOCAL_RANK", "0"))
             device = f"cuda:{local}" if torch.cuda.is_available() else "cpu"
-        if world > 1 and str(device) == "cpu":
+        folder, torch_device = check_cine_options(
+            bundle, frames_per_batch, str(device), frame_interval_ms=frame_interval_ms
+        )
+        if torch_device.type == "cuda":
+            torch.cuda.set_device(torch_device)
+        subjects, unusable = find_subjects(inputs)
+        out_dir = check_output_folder(Path(str(out)))
+        subjects_dir, failed_dir = out_dir / "subjects", out_dir / "failed"
+        lock = _lock(out_dir) if rank == 0 else None  # rank 0 holds it for the whole run
+        if rank == 0:
+            _clean_stale(out_dir)
+            for d in (subjects_dir, failed_dir):
+                d.mkdir(parents=True, exist_ok=True)
+        _barrier(world)
+        if world > 1 and torch_device.type == "cpu":
             torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
-        weights = folder / "models" / "model.pt"
-        checksum = _sha256(weights) if weights.is_file() else None
-        from monai.data import DistributedSampler
-
-        share = list(DistributedSampler(subjects, num_replicas=world, rank=rank, shuffle=False, even_divisible=False))
+        checksum = _sha256(folder / "models" / "model.pt")
+        if len(subjects) >= world:  # MONAI's distributed sampling, in order: subjects r, r + N, ...
+            sampler = DistributedSampler(subjects, num_replicas=world, rank=rank, shuffle=False, even_divisible=False)
+            share = list(sampler)
+        else:  # the sampler refuses fewer items than processes; the same partition
+            share = list(range(rank, len(subjects), world))
         processed, skipped, failed = [], [], {}
         logger.info("worker %d of %d: %d of %d subjects", rank, world, len(share), len(subjects))
         for index in share:
             subject = subjects[index]
             target = subjects_dir / subject.name
+            state = _input_state(subject.cine)
             if (target / "done.json").is_file():
-                skipped.append(subject.name)
-                logger.info("%s: finished by an earlier run; skipped", subject.name)
-                continue
+                stale = _stale_reason(json.loads((target / "done.json").read_text()), checksum, state)
+                if stale is None:
+                    skipped.append(subject.name)
+                    logger.info("%s: finished by an earlier run; skipped", subject.name)
+                    continue
+                logger.warning("%s: %s; redone", subject.name, stale)
             start = time.perf_counter()
             try:
                 with atomic_output_dir(target, overwrite=True) as tmp:
@@ -255,18 +333,19 @@ def run_cohort(
                         bundle=str(folder),
                         name=subject.name,
                         frames_per_batch=frames_per_batch,
-                        device=str(device),
-                        frame_interval_ms=frame_interval_ms,
+                        device=str(torch_device),
                         progress=progress,
+                        default_frame_interval_ms=frame_interval_ms,
                     )
                     record = {
                         "subject": subject.name,
                         "input": str(subject.cine),
+                        "input_state": state,
                         "frames": outputs.num_frames,
                         "seconds": round(time.perf_counter() - start, 2),
                         "worker": rank,
                         "workers": world,
-                        "device": str(device),
+                        "device": str(torch_device),
                         "bundle": str(folder),
                         "weights_sha256": checksum,
                         "version": custom_networks.__version__,
@@ -274,18 +353,21 @@ def run_cohort(
                     }
                     write_text_atomic(tmp / "done.json", json.dumps(record, indent=1))
             except Exception as err:  # one bad subject never stops the cohort (Ctrl-C / SIGTERM do)
-                reason = str(err) if isinstance(err, InputError) else format_exception_line(err)
-                logger.error("%s: failed: %s", subject.name, reason)
+                found = find_input_error(err)
+                reason = str(found) if found is not None else format_exception_line(err)
+                entry = {"subject": subject.name, "input": str(subject.cine), "reason": reason}
+                if found is None:  # a bug, not a bad input: keep the traceback
+                    logger.exception("%s: failed", subject.name)
+                    entry["traceback"] = traceback.format_exc()
+                else:
+                    logger.error("%s: failed: %s", subject.name, reason)
                 failed[subject.name] = reason
-                write_text_atomic(
-                    failed_dir / f"{subject.name}.json",
-                    json.dumps({"subject": subject.name, "input": str(subject.cine), "reason": reason}, indent=1),
-                )
+                write_text_atomic(failed_dir / f"{subject.name}.json", json.dumps(entry, indent=1))
                 continue
             (failed_dir / f"{subject.name}.json").unlink(missing_ok=True)
             processed.append(subject.name)
         _barrier(world)
-        table = None
+        table, counts = None, None
         if rank == 0:
             manifest = {
                 "inputs": str(Path(str(inputs)).resolve()),
@@ -298,8 +380,10 @@ def run_cohort(
                 "unusable_entries": unusable,
             }
             table = write_cohort_outputs(out_dir, [s.name for s in subjects], manifest)
+            counts = {**json.loads((out_dir / "manifest.json").read_text())["counts"], "unusable": len(unusable)}
+            lock.close()
         _barrier(world)
-        return CohortResult(processed, skipped, failed, table)
+        return CohortResult(processed, skipped, failed, table, counts)
     finally:
         if created:
             import torch.distributed as dist
@@ -315,12 +399,22 @@ def cohort(
     frames_per_batch: int = 2,
     frame_interval_ms: float | None = None,
 ) -> str:
-    """Command-line form of :func:`run_cohort` (same arguments); prints a one-line summary."""
+    """Command-line form of :func:`run_cohort` (same arguments): prints a summary; exit status 2 when a subject
+    failed or an entry held no cine (the others are written; the manifest says why)."""
     result = run_cohort(inputs, out, bundle, device, frames_per_batch, frame_interval_ms)
     summary = f"processed {len(result.processed)}, skipped (already done) {len(result.skipped)}"
     summary += f", failed {len(result.failed)}"
-    if result.table is not None:
-        summary += f"; cohort table {result.table}"
+    if result.counts is None:  # not the first process: its share only
+        return f"worker {os.environ.get('RANK', '?')}: {summary}"
+    summary += f"; cohort table {result.table}"
+    bad = result.counts["failed"] + result.counts["unusable"]
+    if bad:
+        print(summary)
+        raise InputError(
+            f"{Path(str(out)) / 'manifest.json'}: {result.counts['failed']} subject(s) failed and "
+            f"{result.counts['unusable']} entr(y/ies) held no cine, of {bad + result.counts['done']}; the others are "
+            "in the table (see report.md)"
+        )
     return summary
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import locale
 import os
 from pathlib import Path
 
@@ -10,6 +11,16 @@ import pytest
 import torch
 
 torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def _keep_locale():
+    """ITK's GDCM DICOM writer (used by some tests to make DICOM files) switches the process locale to C, which would
+    make later ``subprocess.run(text=True)`` decode as ASCII; restore it after every test."""
+    saved = locale.setlocale(locale.LC_ALL)
+    yield
+    locale.setlocale(locale.LC_ALL, saved)
+
 
 #: Real cardiac data (never copied into the repo): ``../shared/data`` from the project root, or $CARDIAC_DATA_DIR.
 REAL_DATA = Path(os.environ.get("CARDIAC_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))

@@ -44,6 +44,9 @@ def parse_device(device: str) -> torch.device:
         raise InputError(f"--device {device!r}: not a device (use cpu or cuda)") from err
     if torch_device.type == "cuda" and not torch.cuda.is_available():
         raise InputError("--device cuda: no CUDA GPU is available here (use --device cpu)")
+    index = torch_device.index
+    if torch_device.type == "cuda" and index is not None and index >= torch.cuda.device_count():
+        raise InputError(f"--device {device}: this machine has {torch.cuda.device_count()} GPU(s) (cuda:0 ...)")
     return torch_device
 
 

@@ -10,22 +10,22 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
+from custom_networks.data.geometry import spacing_from_affine
 from custom_networks.metrics.cardiac_cycle import FunctionResult, cardiac_function, volume_curves
 from custom_networks.metrics.quality_control import QCResult, function_qc
-from custom_networks.utils.nifti import InputError, load_nifti
+from custom_networks.transforms.hr_grid import slice_axis_of
+from custom_networks.utils.nifti import InputError, frame_interval_ms, load_nifti
 
 __all__ = ["analyse_ed_es", "analyse_segmentation", "segmentation_frames"]
 
 logger = logging.getLogger(__name__)
-
-_TO_MS = {"sec": 1000.0, "msec": 1.0, "usec": 1e-3}
 
 
 def _open(path: Path):
     if not path.is_file():
         raise InputError(f"{path}: segmentation file not found")
     try:
-        img = nib.load(str(path))
+        img = nib.load(str(path), keep_file_open=True)  # frames read in order: no re-decompression from the start
     except Exception as err:  # nibabel raises several types for foreign files
         raise InputError(f"{path}: not a readable NIfTI label map ({err.__class__.__name__}: {err})") from err
     if len(img.shape) not in (3, 4):
@@ -44,12 +44,8 @@ def segmentation_frames(path: str | os.PathLike):
     frames = int(img.shape[3]) if len(img.shape) == 4 else 1
     if frames == 0:
         raise InputError(f"{path}: 4D label map with T = 0 frames")
-    zooms = img.header.get_zooms()
-    spacing = tuple(float(z) for z in zooms[:3])
-    unit = img.header.get_xyzt_units()[1]
-    interval = None
-    if frames > 1 and unit in _TO_MS and float(zooms[3]) > 0:
-        interval = float(zooms[3]) * _TO_MS[unit]
+    spacing = tuple(float(z) for z in img.header.get_zooms()[:3])
+    interval = frame_interval_ms(img) if frames > 1 else None
 
     def read(t: int) -> np.ndarray:
         data = img.dataobj[..., t] if len(img.shape) == 4 else img.dataobj
@@ -69,7 +65,8 @@ def analyse_segmentation(
     Args:
         seg_path: label map (1 LV blood pool, 2 LV myocardium, 3 RV), 4D ``(X, Y, Z, T)`` with the slice axis last,
             as written by the 4D inference (a 3D file is one frame).
-        frame_interval_ms: time between frames; default: the file's ``pixdim[4]`` (None when it has none).
+        frame_interval_ms: time between frames; default: the file's (:func:`~custom_networks.utils.nifti.
+            frame_interval_ms`; unknown: rates NaN with the reason).
         ed: ED frame instead of the largest LV volume.
         es: ES frame instead of the smallest LV volume.
 
@@ -104,7 +101,7 @@ def analyse_ed_es(ed_path: str | os.PathLike, es_path: str | os.PathLike) -> tup
     if ed.shape != es.shape or not np.allclose(ed_affine, es_affine, atol=1e-3):
         raise InputError(f"{es_path}: grid (shape / affine) differs from the ED label map {ed_path}")
     ed, es = np.rint(ed).astype(np.uint8), np.rint(es).astype(np.uint8)
-    spacing = tuple(np.sqrt((ed_affine[:3, :3] ** 2).sum(axis=0)).tolist())
+    spacing = tuple(spacing_from_affine(ed_affine).tolist())
     curves = volume_curves([ed, es], spacing)
     result = cardiac_function(curves, None, ed=0, es=1)
-    return result, function_qc(ed, es, result, spacing)
+    return result, function_qc(ed, es, result, spacing, slice_axis=slice_axis_of(ed_affine))

@@ -92,7 +92,6 @@ def qc_thumbnail(subject_dir: Path, name: str, ed_frame: int | None, reasons: st
         path: PNG to write.
     """
     frames, _, _, read_seg = segmentation_frames(subject_dir / f"{name}_seg.nii.gz")
-    _, _, _, read_sr = segmentation_frames(subject_dir / f"{name}_sr.nii.gz")
     t = int(ed_frame) if ed_frame is not None and 0 <= int(ed_frame) < frames else 0
     seg = read_seg(t)
     import nibabel as nib
@@ -169,6 +168,8 @@ def write_cohort_outputs(out_dir: str | Path, names: Sequence[str], manifest: Ma
         _distributions(rows, out_dir / "distributions.png")
         lines += ["", "![distributions](distributions.png)"]
     qc_failed = [r for r in rows if str(r.get("qc_pass")) != "True"]
+    for old in (out_dir / "qc").glob("*.png"):  # thumbnails of an earlier merge (a subject may pass QC now)
+        old.unlink()
     lines += ["", f"## Quality control: {len(qc_failed)} of {len(rows)} subject(s) flagged", ""]
     for row in qc_failed:
         name = row["subject"]

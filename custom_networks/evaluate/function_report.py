@@ -188,6 +188,7 @@ def write_function_outputs(
         **result.to_dict(),
         "curve_unit": "mL",
         "time_unit": "ms",
+        "frame_numbering": "0-based: frame 0 is the first frame of the input (ITK-SNAP and 3D Slicer show it as 1)",
         "qc": qc.to_dict(),
     }
     json_text = json.dumps(document, indent=1, allow_nan=False) + "\n"

@@ -13,7 +13,7 @@ import torch
 from monai.transforms import MapTransform
 
 from custom_networks.data.geometry import resample_to_grid
-from custom_networks.utils.nifti import save_nifti
+from custom_networks.utils.nifti import nifti_stem, save_nifti
 
 __all__ = ["SaveNiftid", "output_stem"]
 
@@ -23,11 +23,7 @@ logger = logging.getLogger(__name__)
 def output_stem(path: str | os.PathLike, frame: int | None = None) -> str:
     """Name of the outputs of an input: the file name without ``.nii(.gz)`` (a DICOM folder: its name), plus
     ``_frame<N>`` when a frame of a cine was chosen."""
-    name = Path(str(path)).name
-    for suffix in (".nii.gz", ".nii"):
-        if name.endswith(suffix):
-            name = name[: -len(suffix)]
-            break
+    name = nifti_stem(path)
     return name if frame is None else f"{name}_frame{int(frame)}"
 
 

@@ -116,13 +116,15 @@ class SaveCineFramed(MapTransform):
         self._bars[case].update(1)
 
     def _finish(self, case: str) -> None:
+        files = []
         for (name, key), writer in list(self._writers.items()):
             if name == case:
-                self.written.append(writer.close())
+                files.append(writer.close())
                 del self._writers[(name, key)]
+        self.written += files
         self._bars.pop(case).close()
         elapsed = time.perf_counter() - self._started.pop(case)
-        logger.info("%s: 4D outputs written in %.1f s: %s", case, elapsed, ", ".join(str(p) for p in self.written))
+        logger.info("%s: 4D outputs written in %.1f s: %s", case, elapsed, ", ".join(str(p) for p in files))
 
     def close(self) -> list[Path]:
         """End of the run: every cine must be complete (an incomplete one is removed and reported).

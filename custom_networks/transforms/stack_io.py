@@ -69,7 +69,7 @@ class LoadStackd(MapTransform):
     def _load(self, path: str, frame: int | None) -> MetaTensor:
         if Path(path).is_dir():
             series = read_dicom_series_cached(path)
-            data, affine = series.array, series.affine
+            data, affine = series.array, series.affine  # shared with the cache: copied below, never changed
             check_voxel_size(path, affine)
             if data.shape[3] == 1:
                 data = data[..., 0]
@@ -107,7 +107,9 @@ class LoadStackd(MapTransform):
         }
         if frame is not None and frames_of_input > 1:
             meta["frame"] = int(frame)
-        return MetaTensor(torch.as_tensor(data[None], dtype=torch.float32), affine=torch.as_tensor(affine), meta=meta)
+        # a copy: the voxels must not share memory with the DICOM series cache (transforms may work in place)
+        voxels = torch.tensor(np.ascontiguousarray(data[None]), dtype=torch.float32)
+        return MetaTensor(voxels, affine=torch.as_tensor(affine), meta=meta)
 
     def __call__(self, data: Mapping) -> dict:
         """Load every key (paths; an already loaded MetaTensor is passed through)."""

@@ -6,6 +6,7 @@ from custom_networks.utils.cli import install_error_handler, run_cli
 from custom_networks.utils.dicom import DicomSeries, is_dicom_folder, list_dicom_series, read_dicom_series, save_cine
 from custom_networks.utils.nifti import (
     InputError,
+    NiftiFrameWriter,
     atomic_output_dir,
     check_voxel_size,
     load_nifti,
@@ -18,6 +19,7 @@ from custom_networks.utils.nifti import (
 __all__ = [
     "DicomSeries",
     "InputError",
+    "NiftiFrameWriter",
     "atomic_output_dir",
     "check_voxel_size",
     "install_error_handler",

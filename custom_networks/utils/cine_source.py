@@ -13,17 +13,14 @@ import nibabel as nib
 import numpy as np
 
 from custom_networks.utils.dicom import is_dicom_folder, read_dicom_series_cached
-from custom_networks.utils.nifti import InputError
+from custom_networks.utils.nifti import NIFTI_SUFFIXES, InputError, frame_interval_ms, nifti_stem
 
 __all__ = ["CineSource", "open_cine"]
 
 logger = logging.getLogger(__name__)
 
-_SUFFIXES = (".nii.gz", ".nii")
 #: Largest difference (mm) between the affines of two frames of one cine.
 _AFFINE_TOLERANCE_MM = 1e-2
-#: NIfTI time units -> milliseconds.
-_TO_MS = {"sec": 1000.0, "msec": 1.0, "usec": 1e-3}
 
 
 @dataclass
@@ -60,14 +57,6 @@ class CineSource:
         return item
 
 
-def _stem(path: Path) -> str:
-    name = path.name
-    for suffix in _SUFFIXES:
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
-
-
 def _header(path: Path):
     try:
         img = nib.load(str(path))
@@ -79,16 +68,15 @@ def _header(path: Path):
 
 
 def _interval_ms(path: Path, img) -> float | None:
-    if len(img.shape) < 4:
-        return None
-    unit = img.header.get_xyzt_units()[1]
-    step = float(img.header.get_zooms()[3])
-    if unit not in _TO_MS or not np.isfinite(step) or step <= 0 or (unit == "sec" and step == 1.0):
+    interval = frame_interval_ms(img)
+    if interval is None:
         logger.warning(
-            "%s: no frame interval in the header (pixdim[4] %g, unit %s); times are frame numbers", path, step, unit
+            "%s: no frame interval in the header (pixdim[4] %g, unit %s); times are frame numbers unless given",
+            path,
+            float(img.header.get_zooms()[3]),
+            img.header.get_xyzt_units()[1],
         )
-        return None
-    return step * _TO_MS[unit]
+    return interval
 
 
 def _open_nifti(path: Path) -> CineSource:
@@ -108,7 +96,7 @@ def _open_nifti(path: Path) -> CineSource:
         raise InputError(f"{path}: expected a 3D or 4D (X, Y, Z, T) image, got shape {shape}")
     return CineSource(
         path=path,
-        name=_stem(path),
+        name=nifti_stem(path),
         kind="nifti",
         num_frames=frames,
         shape=shape[:3],
@@ -120,7 +108,7 @@ def _open_nifti(path: Path) -> CineSource:
 
 
 def _frame_number(path: Path) -> int | None:
-    numbers = re.findall(r"\d+", _stem(path))
+    numbers = re.findall(r"\d+", nifti_stem(path))
     return int(numbers[-1]) if numbers else None
 
 
@@ -202,7 +190,7 @@ def open_cine(path: str | os.PathLike) -> CineSource:
         )
     else:
         files = [p for p in sorted(path.iterdir()) if p.is_file() and not p.name.startswith(".")]
-        files = [p for p in files if p.name.endswith(_SUFFIXES)]
+        files = [p for p in files if p.name.endswith(NIFTI_SUFFIXES)]
         if not files:
             raise InputError(f"{path}: folder holds no DICOM series and no .nii/.nii.gz frame files")
         source = _open_frames(path, files)

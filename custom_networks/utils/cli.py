@@ -19,7 +19,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from custom_networks.utils.nifti import InputError
+from custom_networks.utils.nifti import InputError, abort_open_writers
 
 __all__ = [
     "DEBUG_ENV",
@@ -148,6 +148,7 @@ def _excepthook(previous: Callable) -> Callable:
             previous(exc_type, exc, tb)
             return
         _print_error(found)
+        abort_open_writers()  # os._exit skips atexit: remove unfinished outputs now
         logging.shutdown()
         sys.stdout.flush()
         os._exit(EXIT_BAD_INPUT)  # an excepthook cannot change the exit status otherwise

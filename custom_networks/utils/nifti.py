@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import atexit
 import contextlib
+import functools
 import gzip
 import logging
 import os
@@ -17,18 +17,27 @@ import nibabel as nib
 import numpy as np
 
 __all__ = [
+    "NIFTI_SUFFIXES",
     "InputError",
     "NiftiFrameWriter",
+    "abort_open_writers",
     "atomic_output_dir",
     "check_orthogonal",
     "check_output_folder",
     "check_voxel_size",
+    "frame_interval_ms",
     "load_nifti",
+    "nifti_stem",
     "publish_mode",
     "save_figure",
     "save_nifti",
     "write_text_atomic",
 ]
+
+#: NIfTI file name endings.
+NIFTI_SUFFIXES = (".nii.gz", ".nii")
+#: NIfTI time units in milliseconds.
+_TIME_UNIT_MS = {"sec": 1000.0, "msec": 1.0, "usec": 1e-3}
 
 #: NIfTI intent code of a label map (NIFTI_INTENT_LABEL): viewers show it with a label colour table.
 _INTENT_LABEL = 1002
@@ -67,6 +76,38 @@ class InputError(ValueError):
     """A user-supplied file or argument is unusable; the message names it and says why."""
 
 
+def nifti_stem(path: str | os.PathLike) -> str:
+    """A file's name without ``.nii.gz`` / ``.nii`` (a folder's name as it is): the stem of output names."""
+    name = Path(str(path)).name
+    for suffix in NIFTI_SUFFIXES:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def frame_interval_ms(img) -> float | None:
+    """Time between frames of a 4D NIfTI image in ms, or None when the header does not say it.
+
+    ``pixdim[4]`` in the header's time unit (sec, msec, usec). Unknown: a 3D image, no time unit, a non-positive
+    value, or 1 with unit "sec" (the value nibabel and many converters write when they know nothing; no cine has one
+    frame per second).
+    """
+    if len(img.shape) < 4:
+        return None
+    unit = img.header.get_xyzt_units()[1]
+    step = float(img.header.get_zooms()[3])
+    if unit not in _TIME_UNIT_MS or not np.isfinite(step) or step <= 0 or (unit == "sec" and step == 1.0):
+        return None
+    return step * _TIME_UNIT_MS[unit]
+
+
+@functools.lru_cache(maxsize=1)
+def _image_for_frames(path: str, state: tuple[int, int]):
+    """The last file whose frames were read, kept open: frames read in order then decompress a gzipped file once,
+    not from its start for every frame (``state``: size and modification time, so a changed file is reopened)."""
+    return nib.load(path, keep_file_open=True)
+
+
 def load_nifti(
     path: str | os.PathLike,
     ndim: tuple[int, ...] = (3,),
@@ -97,7 +138,11 @@ def load_nifti(
     if not path.is_file():
         raise InputError(f"{path}: not a file")
     try:
-        img = nib.load(str(path))
+        if frame is None:
+            img = nib.load(str(path))
+        else:
+            stat = path.stat()
+            img = _image_for_frames(str(path.resolve()), (stat.st_size, stat.st_mtime_ns))
     except Exception as err:  # nibabel raises several types for foreign files
         raise InputError(f"{path}: not a readable NIfTI image ({err.__class__.__name__}: {err})") from err
     if not isinstance(img, nib.Nifti1Image | nib.Nifti2Image):
@@ -329,12 +374,23 @@ def atomic_output_dir(out_dir: str | os.PathLike, overwrite: bool = False) -> It
         raise
 
 
-#: Writers not yet closed: their temporary files are removed when the process ends (Ctrl-C, SIGTERM, an error).
+def _remove_partial(file, raw, tmp: str) -> None:
+    """Close an unfinished 4D file and remove it (never put in place)."""
+    with contextlib.suppress(Exception):
+        file.close()
+        raw.close()
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
+
+
+#: Writers not closed yet.
 _OPEN_WRITERS: weakref.WeakSet = weakref.WeakSet()
 
 
-@atexit.register
-def _abort_open_writers() -> None:
+def abort_open_writers() -> None:
+    """Remove the temporary files of every :class:`NiftiFrameWriter` not closed yet (the one-line error handler
+    calls it before it ends the process; at a normal exit, and when a writer is garbage-collected, each writer's own
+    finalizer does it)."""
     for writer in list(_OPEN_WRITERS):
         writer.abort()
 
@@ -406,6 +462,8 @@ class NiftiFrameWriter:
         self._file = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1) if suffix == ".nii.gz" else raw
         self._raw = raw
         self._file.write(header.binaryblock + b"\x00" * 4)  # 348-byte header, empty extension flag, data at 352
+        # the temporary file goes with the writer: at abort, at garbage collection, or at process exit
+        self._finalizer = weakref.finalize(self, _remove_partial, self._file, raw, self._tmp)
         _OPEN_WRITERS.add(self)
 
     def write(self, frame: np.ndarray) -> None:
@@ -438,14 +496,11 @@ class NiftiFrameWriter:
         except BaseException:
             self.abort()
             raise
+        self._finalizer.detach()
         _OPEN_WRITERS.discard(self)
         return self.path
 
     def abort(self) -> None:
         """Stop writing and remove the temporary file (nothing is put in place)."""
-        with contextlib.suppress(Exception):
-            self._file.close()
-            self._raw.close()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self._tmp)
+        self._finalizer()
         _OPEN_WRITERS.discard(self)

@@ -94,10 +94,41 @@ def test_rerun_skips_finished_subjects_and_retries_failed_ones(uninterrupted, co
     out, _ = uninterrupted
     table = (out / "cohort.csv").read_text()
     stamp = (out / "subjects" / "sub-01" / "sub-01_seg.nii.gz").stat().st_mtime_ns
-    assert main(["--inputs", str(cohort_inputs), "--out", str(out)]) == 0
-    assert "processed 0, skipped (already done) 3, failed 1" in capsys.readouterr().out
+    assert main(["--inputs", str(cohort_inputs), "--out", str(out)]) == 2  # a subject failed: exit status 2
+    captured = capsys.readouterr()
+    assert "processed 0, skipped (already done) 3, failed 1" in captured.out
+    assert "error: " in captured.err and "1 subject(s) failed" in captured.err and "manifest.json" in captured.err
     assert (out / "subjects" / "sub-01" / "sub-01_seg.nii.gz").stat().st_mtime_ns == stamp
     assert (out / "cohort.csv").read_text() == table
+
+
+def test_subject_finished_with_other_weights_is_redone(uninterrupted, cohort_inputs, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(uninterrupted[0], out)
+    done = out / "subjects" / "sub-01" / "done.json"
+    done.write_text(json.dumps({**json.loads(done.read_text()), "weights_sha256": "other"}))
+    result = run_cohort(str(cohort_inputs), str(out), progress=False)
+    assert result.processed == ["sub-01"] and sorted(result.skipped) == ["sub-00", "sub-02"]
+    assert (
+        json.loads(done.read_text())["weights_sha256"]
+        == json.loads((out / "manifest.json").read_text())["weights_sha256"]
+    )
+    assert (out / "cohort.csv").read_text() == (uninterrupted[0] / "cohort.csv").read_text()
+
+
+def test_one_run_at_a_time_and_nothing_usable(cohort_inputs, tmp_path):
+    import fcntl
+
+    out = tmp_path / "out"
+    out.mkdir()
+    with open(out / ".cohort.lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(InputError, match="another cohort run is writing here"):
+            run_cohort(str(cohort_inputs), str(out), progress=False)
+    (tmp_path / "in" / "no-cine").mkdir(parents=True)
+    result = run_cohort(str(tmp_path / "in"), str(out), progress=False)
+    assert result.counts == {"done": 0, "failed": 0, "pending": 0, "unusable": 1}
+    assert "no-cine" in (out / "report.md").read_text()
 
 
 def test_killed_run_resumes_to_the_uninterrupted_table(uninterrupted, cohort_inputs, tmp_path):
@@ -118,6 +149,7 @@ def test_killed_run_resumes_to_the_uninterrupted_table(uninterrupted, cohort_inp
     assert set(result.skipped) == set(finished) and set(result.processed) == {"sub-00", "sub-01", "sub-02"} - set(
         finished
     )
+    assert result.processed  # the run was really interrupted before the end
     assert not [p for p in (out / "subjects").iterdir() if p.name.startswith(".")]  # the killed run's temp removed
     assert (out / "cohort.csv").read_text() == (uninterrupted[0] / "cohort.csv").read_text()
 
@@ -128,16 +160,29 @@ def test_two_gloo_workers_give_the_table_of_one(uninterrupted, cohort_inputs, tm
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
     cmd += ["-m", "custom_networks.cohort", "--inputs", str(cohort_inputs), "--out", str(out)]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            encoding="utf-8", errors="replace", start_new_session=True)  # fmt: skip
     try:
         log, _ = proc.communicate(timeout=TIMEOUT_S)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         log, _ = proc.communicate()
         pytest.fail(f"torchrun did not finish in {TIMEOUT_S} s:\n{log[-4000:]}")
-    assert proc.returncode == 0, log[-6000:]
+    # the bad subject makes the first process end with status 2 (after merging), so torchrun reports a failure
+    assert proc.returncode != 0 and "1 subject(s) failed" in log, log[-6000:]
     workers = {json.loads((out / "subjects" / n / "done.json").read_text())["worker"] for n in ("sub-00", "sub-01")}
     assert workers == {0, 1}  # the subjects were shared between the two processes
     assert json.loads((out / "manifest.json").read_text())["workers"] == 2
     assert (out / "cohort.csv").read_text() == (uninterrupted[0] / "cohort.csv").read_text()
+
+
+@pytest.mark.slow
+def test_more_workers_than_subjects(tiny_cines, tmp_path):
+    (tmp_path / "in").mkdir()
+    shutil.copy(tiny_cines[0][0], tmp_path / "in" / "only.nii.gz")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    cmd += ["-m", "custom_networks.cohort", "--inputs", str(tmp_path / "in"), "--out", str(tmp_path / "out")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    result = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, encoding="utf-8", timeout=TIMEOUT_S)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    assert (tmp_path / "out" / "cohort.csv").read_text().count("\n") == 2  # header and the one subject

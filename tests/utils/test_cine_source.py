@@ -6,7 +6,7 @@ from __future__ import annotations
 import nibabel as nib
 import numpy as np
 import pytest
-from conftest import write_dicom_cine
+from conftest import write_dicom_cine, write_dicom_slice
 
 from custom_networks.utils import InputError
 from custom_networks.utils.cine_source import open_cine
@@ -103,16 +103,10 @@ def test_dicom_cine_folder(tmp_path):
 def test_dicom_folder_with_two_series_is_refused(tmp_path):
     affine = np.array([[-1.4, 0, 0, 60.0], [0, -1.4, 0, 50.0], [0, 0, 10.0, -20.0], [0, 0, 0, 1]])
     write_dicom_cine(tmp_path / "dcm", np.rint(_cine(2) * 10), affine)
-    import itk
-
-    for path in list((tmp_path / "dcm").iterdir())[:2]:  # two files moved to another series
-        img = itk.imread(str(path))
-        meta = img.GetMetaDataDictionary()
-        meta["0020|000e"] = "1.2.3.4.5"
-        writer = itk.ImageFileWriter[type(img)].New(Input=img, FileName=str(path), UseInputMetaDataDictionary=True)
-        writer.SetImageIO(itk.GDCMImageIO.New(KeepOriginalUID=True))
-        writer.Update()
-    with pytest.raises(InputError, match="series"):
+    origin, direction = np.array([-60.0, -50.0, 0.0]), np.eye(3)  # one more slice, of another series
+    tags = {"0020|000e": "1.2.3.4.5", "0018|1060": "0", "0020|0013": "99"}
+    write_dicom_slice(tmp_path / "dcm" / "other", np.ones((10, 12)), origin, direction, (1.4, 1.4, 10.0), tags)
+    with pytest.raises(InputError, match="2 series in one folder"):
         open_cine(tmp_path / "dcm")
 
 
