@@ -37,7 +37,8 @@ format: $(STAMP)
 clean:
 	rm -rf $(DEMO_DIR) .pytest_cache
 
-# MONAI Label loading check in its own environment (~8 GB: MONAI Label needs torchvision, see DESIGN.md 6).
+# MONAI Label loading check in its own environment (~6 GB: MONAI Label needs torchvision, which does not import
+# beside the main environment's CPU torch 2.13; see requirements-monailabel.txt).
 MLVENV := .venv-monailabel
 monailabel-check: $(STAMP)
 	test -x $(MLVENV)/bin/python || $(PYTHON) -m venv $(MLVENV)

@@ -100,7 +100,7 @@ def _compare_segs(a: Path, b: Path) -> dict:
     import nibabel as nib
     import numpy as np
 
-    from custom_networks.data.geometry import resample_to_grid
+    from custom_networks.core.geometry import resample_to_grid
     from custom_networks.evaluate import dice_per_class
 
     ia, ib = nib.load(str(a)), nib.load(str(b))

@@ -43,6 +43,9 @@ import numpy as np  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
 from custom_networks.baselines import interpolate_dataset  # noqa: E402
+from custom_networks.core.geometry import resample_to_grid  # noqa: E402
+from custom_networks.core.labels import LABEL_COLORS  # noqa: E402
+from custom_networks.core.nifti import InputError, atomic_output_dir, load_nifti, save_figure, save_nifti  # noqa: E402
 from custom_networks.data import (  # noqa: E402
     FILE_KEYS,
     PHASES,
@@ -52,8 +55,6 @@ from custom_networks.data import (  # noqa: E402
     generate_subject,
     get_domain,
 )
-from custom_networks.data.geometry import resample_to_grid  # noqa: E402
-from custom_networks.data.preview import LABEL_COLORS  # noqa: E402
 from custom_networks.evaluate import evaluate, phase_of  # noqa: E402
 from custom_networks.evaluate.floors import PROTOCOLS, find_floor_pairs, label_floor  # noqa: E402
 from custom_networks.evaluate.held_out import (  # noqa: E402
@@ -70,7 +71,6 @@ from custom_networks.evaluate.held_out import (  # noqa: E402
     summarise_held_out,
 )
 from custom_networks.transforms.hr_grid import hr_grid_for  # noqa: E402
-from custom_networks.utils.nifti import InputError, atomic_output_dir, load_nifti, save_figure, save_nifti  # noqa: E402
 
 logger = logging.getLogger("real_data_checks")
 

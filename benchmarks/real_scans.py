@@ -49,6 +49,7 @@ import fire
 import numpy as np
 from tqdm.auto import tqdm
 
+from custom_networks.core.nifti import InputError, atomic_output_dir, load_nifti, save_nifti, write_text_atomic
 from custom_networks.evaluate.held_out import (
     ACDC_TO_PROJECT,
     cine_stacks,
@@ -71,7 +72,6 @@ from custom_networks.evaluate.real_figures import bland_altman, failure_view
 from custom_networks.evaluate.real_sets import REAL_SETS, find_real_cases, load_real_case
 from custom_networks.metrics.gemini_compat import slicewise_psnr_ssim
 from custom_networks.utils.cli import find_input_error, format_exception_line
-from custom_networks.utils.nifti import InputError, atomic_output_dir, load_nifti, save_nifti, write_text_atomic
 
 logger = logging.getLogger("real_scans")
 

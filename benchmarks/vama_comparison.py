@@ -47,7 +47,7 @@ from custom_networks.bundle.translation_methods import (
     method_configs,
 )
 from custom_networks.bundle.workflows import load_workflow
-from custom_networks.utils.nifti import atomic_output_dir
+from custom_networks.core.nifti import atomic_output_dir
 
 logger = logging.getLogger("vama_comparison")
 

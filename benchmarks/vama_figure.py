@@ -32,9 +32,9 @@ from custom_networks.bundle.translation_methods import (  # noqa: E402
     VAMA_BUNDLE,
     method_configs,
 )
-from custom_networks.data.preview import LABEL_COLORS  # noqa: E402
+from custom_networks.core.labels import LABEL_COLORS  # noqa: E402
+from custom_networks.core.nifti import InputError, save_figure  # noqa: E402
 from custom_networks.evaluate import dice_per_class  # noqa: E402
-from custom_networks.utils.nifti import InputError, save_figure  # noqa: E402
 
 CONFIGS = VAMA_BUNDLE / "configs"
 

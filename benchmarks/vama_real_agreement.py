@@ -36,8 +36,8 @@ from custom_networks.bundle.translation_methods import (
     method_configs,
 )
 from custom_networks.bundle.workflows import load_workflow
+from custom_networks.core.nifti import atomic_output_dir, load_nifti
 from custom_networks.evaluate.held_out import ACDC_TO_PROJECT, cine_stacks, label_agreement, map_labels
-from custom_networks.utils.nifti import atomic_output_dir, load_nifti
 
 logger = logging.getLogger("vama_real_agreement")
 

@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from custom_networks.core.nifti import InputError, check_output_folder
 from custom_networks.utils.cli import find_input_error, run_cli
-from custom_networks.utils.nifti import InputError, check_output_folder
 
 if TYPE_CHECKING:
     from custom_networks.metrics.cardiac_cycle import FunctionResult
@@ -157,9 +157,9 @@ def run_cine(
         InputError: bad input, output or option (the message names it).
     """
     from custom_networks.bundle.workflows import load_workflow
+    from custom_networks.core.cine_source import open_cine
     from custom_networks.evaluate.cine_function import analyse_segmentation
     from custom_networks.evaluate.function_report import write_function_outputs
-    from custom_networks.utils.cine_source import open_cine
 
     start = time.perf_counter()
     folder, torch_device = check_cine_options(

@@ -42,9 +42,8 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from custom_networks.utils.cli import find_input_error, format_exception_line, run_cli
-from custom_networks.utils.dicom import is_dicom_folder
-from custom_networks.utils.nifti import (
+from custom_networks.core.dicom import is_dicom_folder
+from custom_networks.core.nifti import (
     NIFTI_SUFFIXES,
     InputError,
     atomic_output_dir,
@@ -52,6 +51,7 @@ from custom_networks.utils.nifti import (
     nifti_stem,
     write_text_atomic,
 )
+from custom_networks.utils.cli import find_input_error, format_exception_line, run_cli
 
 __all__ = ["CohortResult", "Subject", "find_subjects", "main", "run_cohort"]
 

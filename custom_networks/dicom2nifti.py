@@ -6,7 +6,7 @@ Commands (python-fire)::
     python -m custom_networks.dicom2nifti series DICOM_DIR
 
 ``convert`` writes a 4D NIfTI ``(X, Y, Z, T)`` (3D files with ``T = 1`` keep a fourth axis of length 1) in RAS world
-coordinates with the frame interval in ``pixdim[4]`` (ms); see :mod:`custom_networks.utils.dicom` for how the
+coordinates with the frame interval in ``pixdim[4]`` (ms); see :mod:`custom_networks.core.dicom` for how the
 geometry, slice order and phases are read and what is refused.
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import sys
 
+from custom_networks.core.dicom import check_output_file, list_dicom_series, read_dicom_series, save_cine
 from custom_networks.utils.cli import run_cli
-from custom_networks.utils.dicom import check_output_file, list_dicom_series, read_dicom_series, save_cine
 
 __all__ = ["DicomCLI", "main"]
 

@@ -30,8 +30,8 @@ import time
 from pathlib import Path
 
 from custom_networks.bundle.translation_methods import TRANSLATION_METHODS
+from custom_networks.core.nifti import InputError, check_output_folder
 from custom_networks.utils.cli import run_cli
-from custom_networks.utils.nifti import InputError, check_output_folder
 
 __all__ = ["main", "predict"]
 
@@ -133,8 +133,8 @@ def _predict_phase(
     import numpy as np
 
     from custom_networks.cine import run_cine
+    from custom_networks.core.nifti import save_nifti
     from custom_networks.transforms.save import output_stem
-    from custom_networks.utils.nifti import save_nifti
 
     out = check_output_folder(out)
     name = f"{output_stem(source)}_{phase}"

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from custom_networks.baselines.interpolation import interpolate_dataset, interpolate_stack
+from custom_networks.core.geometry import HR_SPACING
 from custom_networks.utils.cli import run_cli
 
 __all__ = ["dataset", "main", "stack"]
@@ -25,7 +26,7 @@ def stack(
     method: str = "linear",
     label: str | None = None,
     label_method: str = "nearest",
-    hr_spacing: Sequence[float] = (1.25, 1.25, 2.0),
+    hr_spacing: Sequence[float] = HR_SPACING,
     name: str | None = None,
 ) -> dict[str, str]:
     """Interpolate one LR stack (and optionally its label map) onto its HR grid.
@@ -50,7 +51,7 @@ def dataset(
     label_method: str = "nearest",
     split: str = "test",
     with_labels: bool = True,
-    hr_spacing: Sequence[float] = (1.25, 1.25, 2.0),
+    hr_spacing: Sequence[float] = HR_SPACING,
 ) -> str:
     """Interpolate the LR stack (and label map) of every case of a split of a generated dataset.
 

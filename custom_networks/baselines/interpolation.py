@@ -29,9 +29,10 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from custom_networks.core.geometry import HR_SPACING, hr_grid_for
+from custom_networks.core.itk_bridge import array_from_image, image_from_array, lps_geometry
+from custom_networks.core.nifti import InputError, load_nifti, save_nifti
 from custom_networks.data.dataset import case_name
-from custom_networks.transforms.hr_grid import hr_grid_for
-from custom_networks.utils.nifti import InputError, load_nifti, save_nifti
 
 __all__ = [
     "LABEL_METHODS",
@@ -52,39 +53,12 @@ LABEL_METHODS = ("nearest", "onehot_linear")
 #: Classes of the project's label convention (0 background, 1 LV blood pool, 2 LV myocardium, 3 RV).
 NUM_CLASSES = 4
 
-#: RAS <-> LPS: flip the sign of the first two world axes.
-_RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
-
 
 def _itk():
     """Import ITK lazily (its modules take a while to load, and only the baselines need it)."""
     import itk
 
     return itk
-
-
-def _lps_geometry(affine: np.ndarray) -> tuple[list[float], list[float], np.ndarray]:
-    """``(spacing, origin, direction)`` in ITK's LPS convention of a RAS voxel-to-world affine."""
-    affine = np.asarray(affine, dtype=float)
-    if affine.shape != (4, 4) or not np.all(np.isfinite(affine)):
-        raise InputError(f"expected a finite 4x4 affine, got {affine.shape}")
-    lps = _RAS_TO_LPS @ affine
-    spacing = np.sqrt((lps[:3, :3] ** 2).sum(axis=0))
-    if spacing.min() <= 0 or abs(np.linalg.det(lps[:3, :3])) < 1e-12:
-        raise InputError("singular affine")
-    direction = np.ascontiguousarray(lps[:3, :3] / spacing)
-    return spacing.tolist(), lps[:3, 3].tolist(), direction
-
-
-def _to_itk(array: np.ndarray, affine: np.ndarray):
-    """ITK float image of a 3D array (indexed ``[i, j, k]``) on the grid of a RAS affine."""
-    itk = _itk()
-    image = itk.image_from_array(np.ascontiguousarray(np.asarray(array, dtype=np.float32).T))
-    spacing, origin, direction = _lps_geometry(affine)
-    image.SetSpacing(spacing)
-    image.SetOrigin(origin)
-    image.SetDirection(itk.matrix_from_array(direction))
-    return image
 
 
 def resample_image(
@@ -125,7 +99,7 @@ def resample_image(
     if len(size) != 3 or min(size) < 1:
         raise InputError(f"expected a 3D output shape of positive sizes, got {tuple(out_shape)}")
     itk = _itk()
-    image = _to_itk(array, affine)
+    image = image_from_array(array, affine)
     image_type = type(image)
     if method == "linear":
         interpolator = itk.LinearInterpolateImageFunction[image_type, itk.D].New()
@@ -134,7 +108,7 @@ def resample_image(
     else:
         interpolator = itk.BSplineInterpolateImageFunction[image_type, itk.D, itk.F].New()
         interpolator.SetSplineOrder(3)
-    spacing, origin, direction = _lps_geometry(out_affine)
+    spacing, origin, direction = lps_geometry(out_affine)
     resampler = itk.ResampleImageFilter[image_type, image_type].New()
     resampler.SetInput(image)
     resampler.SetInterpolator(interpolator)
@@ -144,7 +118,7 @@ def resample_image(
     resampler.SetOutputDirection(itk.matrix_from_array(direction))
     resampler.SetDefaultPixelValue(float(default_value))
     resampler.Update()
-    return np.ascontiguousarray(itk.array_from_image(resampler.GetOutput()).T, dtype=np.float32)
+    return array_from_image(resampler.GetOutput())
 
 
 def _check_labels(label: np.ndarray, num_classes: int, where: str) -> np.ndarray:
@@ -224,7 +198,7 @@ def interpolate_stack(
     method: str = "linear",
     label: str | os.PathLike | None = None,
     label_method: str = "nearest",
-    hr_spacing: Sequence[float] = (1.25, 1.25, 2.0),
+    hr_spacing: Sequence[float] = HR_SPACING,
     name: str | None = None,
 ) -> dict[str, Path]:
     """Interpolate a short-axis stack (and optionally its label map) onto its HR grid: the classic SR baseline.
@@ -295,7 +269,7 @@ def interpolate_dataset(
     label_method: str = "nearest",
     split: str = "test",
     with_labels: bool = True,
-    hr_spacing: Sequence[float] = (1.25, 1.25, 2.0),
+    hr_spacing: Sequence[float] = HR_SPACING,
     progress: bool = True,
 ) -> list[dict]:
     """Run :func:`interpolate_stack` on the native LR stack (``lr_image``, with ``lr_label``) of every case of a

@@ -20,8 +20,8 @@ import torch
 from torch import nn
 
 from custom_networks.bundle.workflows import GEMINI_BUNDLE, load_workflow
+from custom_networks.core.nifti import InputError
 from custom_networks.transforms.save import output_stem
-from custom_networks.utils.nifti import InputError
 
 __all__ = ["AdaptThenSegment", "adapted_paths", "frozen_network", "gemini_bundle_root", "run_gemini_inference"]
 

@@ -19,17 +19,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from custom_networks.bundle.workflows import GEMINI_BUNDLE, load_workflow  # noqa: E402
+from custom_networks.core.geometry import spacing_from_affine  # noqa: E402
+from custom_networks.core.labels import LABEL_COLORS  # noqa: E402
+from custom_networks.core.nifti import load_nifti, save_figure  # noqa: E402
+from custom_networks.core.overlap import dice  # noqa: E402
 from custom_networks.data import resample_to_grid, synthesize_dataset  # noqa: E402
-from custom_networks.data.geometry import spacing_from_affine  # noqa: E402
-from custom_networks.data.preview import LABEL_COLORS  # noqa: E402
-from custom_networks.utils.nifti import load_nifti, save_figure  # noqa: E402
 
 __all__ = ["run_demo", "score_case"]
-
-
-def _dice(a: np.ndarray, b: np.ndarray) -> float:
-    denom = a.sum() + b.sum()
-    return float(2.0 * (a & b).sum() / denom) if denom else float("nan")
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
@@ -50,9 +46,9 @@ def score_case(seg_path: str | Path, sr_path: str | Path, case_dir: str | Path) 
     inside = resample_to_grid(np.ones_like(ref_img), ref_aff, seg.shape, seg_aff, order=0, mode="constant") > 0
     mse = float(np.mean((np.clip(sr, 0, 1)[inside] - _normalise(img[inside])) ** 2))
     return {
-        "dice_lv": _dice(seg == 1, lab == 1),
-        "dice_myo": _dice(seg == 2, lab == 2),
-        "dice_rv": _dice(seg == 3, lab == 3),
+        "dice_lv": dice(seg == 1, lab == 1),
+        "dice_myo": dice(seg == 2, lab == 2),
+        "dice_rv": dice(seg == 3, lab == 3),
         "psnr_db": float(10 * np.log10(1.0 / max(mse, 1e-12))),
     }
 

@@ -1,5 +1,5 @@
 """Paired source/target data of the V-AMA bundle: a source-domain and a target-domain cohort, each target case paired
-with a source case rigidly aligned onto it (the original method's *alignment block*, DESIGN.md 2.3).
+with a source case rigidly aligned onto it (the original method's *alignment block*).
 
 Layout of a paired dataset folder (``ensure_paired_dataset`` generates it when it holds no ``pairs.json``)::
 
@@ -46,10 +46,10 @@ from tqdm.auto import tqdm
 
 from custom_networks.bundle.external_test import ensure_external_test
 from custom_networks.bundle.source_twins import add_source_twins
+from custom_networks.core.geometry import resample_to_grid
+from custom_networks.core.nifti import InputError, atomic_output_dir, load_nifti, save_nifti
 from custom_networks.data.dataset import case_name, synthesize_dataset
-from custom_networks.data.geometry import resample_to_grid
 from custom_networks.registration import align_pair, label_dice, register_labels_deformable
-from custom_networks.utils.nifti import InputError, atomic_output_dir, load_nifti, save_nifti
 
 __all__ = ["PAIR_KEYS", "SPLITS", "ensure_paired_dataset", "load_pairs", "pair_datasets", "target_inference_inputs"]
 
@@ -517,7 +517,7 @@ def target_inference_inputs(
     items = load_pairs(dataset_dir, "test", include_rejected=True, **kwargs)
     out = [{"image": item["target_lr_image"], "case": item["case"]} for item in items]
     if check.get("output_dir") is not None:
-        from custom_networks.utils.nifti import check_output_folder
+        from custom_networks.core.nifti import check_output_folder
 
         check_output_folder(check["output_dir"])
         if not check.get("overwrite", True):

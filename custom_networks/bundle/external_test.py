@@ -15,8 +15,8 @@ import os
 from pathlib import Path
 
 from custom_networks.bundle.source_twins import TWIN_KEYS, check_same_subject, render_twins
+from custom_networks.core.nifti import InputError, atomic_output_dir
 from custom_networks.data.dataset import case_name, synthesize_dataset
-from custom_networks.utils.nifti import InputError, atomic_output_dir
 
 __all__ = ["EXTERNAL_DIR", "EXTERNAL_SEED_OFFSET", "ensure_external_test"]
 

@@ -11,8 +11,8 @@ from typing import Any
 
 from monai.data import load_decathlon_datalist
 
+from custom_networks.core.nifti import InputError
 from custom_networks.data.dataset import ensure_dataset
-from custom_networks.utils.nifti import InputError
 
 __all__ = ["default_bundle_root", "existing_file", "latest_checkpoint", "load_datalist", "without_none"]
 

@@ -19,7 +19,7 @@ from monai.data import load_decathlon_datalist
 from tqdm import tqdm
 
 from custom_networks.baselines import HistogramMatching
-from custom_networks.utils.nifti import InputError
+from custom_networks.core.nifti import InputError
 
 __all__ = ["fit_histogram_matching", "load_calibration", "source_training_items"]
 

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from custom_networks.core.dicom import is_dicom_folder
+from custom_networks.core.nifti import InputError, check_output_folder, write_text_atomic
 from custom_networks.data.dataset import case_name, ensure_dataset
 from custom_networks.transforms.save import output_stem
-from custom_networks.utils.dicom import is_dicom_folder
-from custom_networks.utils.nifti import InputError, check_output_folder, write_text_atomic
 
 __all__ = ["CaseList", "cine_inputs", "inference_inputs", "report_failures"]
 
@@ -146,7 +146,7 @@ def cine_inputs(
 
     Args:
         input_path: a 4D NIfTI, a folder of per-frame 3D NIfTI files, or a DICOM cine folder
-            (:func:`~custom_networks.utils.cine_source.open_cine`).
+            (:func:`~custom_networks.core.cine_source.open_cine`).
         output_dir: output folder (created and checked for writing; None: not checked).
         postfixes: output postfixes (``<name>_<postfix>.nii.gz``), for the existing-output check.
         overwrite: allow replacing existing outputs.
@@ -154,11 +154,11 @@ def cine_inputs(
         frame_interval_ms: time between frames when the input does not say it (a folder of frames), or to correct it.
 
     Raises:
-        InputError: see :func:`~custom_networks.utils.cine_source.open_cine`; the first frame is unusable; outputs
+        InputError: see :func:`~custom_networks.core.cine_source.open_cine`; the first frame is unusable; outputs
             exist (without ``overwrite``); the output folder cannot be written.
     """
+    from custom_networks.core.cine_source import open_cine
     from custom_networks.transforms.stack_io import LoadStackd
-    from custom_networks.utils.cine_source import open_cine
 
     if input_path is None:
         raise InputError("input_path: a cine is needed (a 4D NIfTI, a folder of frames or a DICOM cine folder)")

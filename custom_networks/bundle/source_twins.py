@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from custom_networks.core.nifti import InputError, load_nifti
 from custom_networks.data.dataset import case_name, synthesize_dataset
-from custom_networks.utils.nifti import InputError, load_nifti
 
 __all__ = [
     "TWIN_DIR",

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from custom_networks.core.geometry import centered_grid_affine, resample_to_grid, spacing_from_affine
 from custom_networks.data.acquisition import StackProtocol, sample_slice_shifts, simulate_stack, stack_to_hr
 from custom_networks.data.cine import CineVolumes, contraction_weight, generate_cine, synthesize_cine
 from custom_networks.data.dataset import FILE_KEYS, case_name, ensure_dataset, split_subjects, synthesize_dataset
 from custom_networks.data.domains import DomainPreset, get_domain, list_domains
-from custom_networks.data.geometry import centered_grid_affine, resample_to_grid, spacing_from_affine
 from custom_networks.data.heart import HeartParams, HeartShape, sample_heart_params
 from custom_networks.data.labelmaps import RealAnatomy, find_label_maps, load_label_map
 from custom_networks.data.preview import preview_dataset

@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import ndimage
 
+from custom_networks.core.geometry import apply_affine, centered_grid_affine, resample_to_grid, spacing_from_affine
 from custom_networks.data.appearance import gaussian_psf
-from custom_networks.data.geometry import apply_affine, centered_grid_affine, resample_to_grid, spacing_from_affine
 
 __all__ = ["StackProtocol", "sample_slice_shifts", "simulate_stack", "stack_geometry", "stack_to_hr"]
 

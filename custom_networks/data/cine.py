@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from custom_networks.core.nifti import InputError, check_output_folder, save_nifti, write_text_atomic
 from custom_networks.data.acquisition import StackProtocol, sample_slice_shifts
 from custom_networks.data.appearance import bias_field, draw_intensities
 from custom_networks.data.domains import get_domain
@@ -29,7 +30,6 @@ from custom_networks.data.synthesis import _acquire, grid_mm_coordinates, sax_gr
 from custom_networks.data.thorax import paint_thorax, sample_thorax_params, smooth_displacement
 from custom_networks.data.tissues import keep_largest_components
 from custom_networks.metrics.clinical import label_volumes_ml
-from custom_networks.utils.nifti import InputError, check_output_folder, save_nifti, write_text_atomic
 
 __all__ = ["CineVolumes", "contraction_weight", "generate_cine", "synthesize_cine"]
 

@@ -13,13 +13,13 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 import custom_networks
+from custom_networks.core.labels import LABEL_NAMES
+from custom_networks.core.nifti import InputError, atomic_output_dir, save_nifti
 from custom_networks.data.acquisition import StackProtocol
 from custom_networks.data.domains import get_domain
 from custom_networks.data.labelmaps import RealAnatomy, find_label_maps
 from custom_networks.data.synthesis import PHASES, generate_subject
-from custom_networks.data.tissues import LABEL_NAMES
 from custom_networks.datalists.split import split_indices
-from custom_networks.utils.nifti import InputError, atomic_output_dir, save_nifti
 
 __all__ = ["FILE_KEYS", "case_name", "ensure_dataset", "split_subjects", "synthesize_dataset"]
 

@@ -1,15 +1,15 @@
-"""World-coordinate geometry: affines of oriented grids and resampling between grids by their affines.
-
-Every array here is indexed ``[i, j, k]`` with the NIfTI affine mapping voxel indices to world millimetres.
-Resampling always goes through world coordinates, never by array index.
-"""
+"""Former home of world-coordinate geometry, kept so that existing imports and config ``_target_`` paths keep
+working: the code lives in :mod:`custom_networks.core.geometry`."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-import numpy as np
-from scipy import ndimage
+from custom_networks.core.geometry import (  # noqa: F401
+    apply_affine,
+    centered_grid_affine,
+    resample_to_grid,
+    rotation_matrix,
+    spacing_from_affine,
+)
 
 __all__ = [
     "apply_affine",
@@ -18,76 +18,3 @@ __all__ = [
     "rotation_matrix",
     "spacing_from_affine",
 ]
-
-
-def rotation_matrix(angles_deg: Sequence[float]) -> np.ndarray:
-    """Rotation ``Rz @ Ry @ Rx`` from three angles in degrees (about x, y, z)."""
-    ax, ay, az = np.deg2rad(np.asarray(angles_deg, dtype=float))
-    rx = np.array([[1, 0, 0], [0, np.cos(ax), -np.sin(ax)], [0, np.sin(ax), np.cos(ax)]])
-    ry = np.array([[np.cos(ay), 0, np.sin(ay)], [0, 1, 0], [-np.sin(ay), 0, np.cos(ay)]])
-    rz = np.array([[np.cos(az), -np.sin(az), 0], [np.sin(az), np.cos(az), 0], [0, 0, 1]])
-    return rz @ ry @ rx
-
-
-def centered_grid_affine(
-    shape: Sequence[int], spacing: Sequence[float], rotation: np.ndarray, center: Sequence[float]
-) -> np.ndarray:
-    """Affine of a grid whose voxel axes are the columns of ``rotation`` and whose centre lies at ``center``.
-
-    Args:
-        shape: number of voxels along each axis.
-        spacing: voxel size (mm) along each axis.
-        rotation: 3x3 direction cosines (columns = world direction of the i, j, k axes).
-        center: world position (mm) of the grid centre.
-    """
-    direction = np.asarray(rotation, dtype=float) @ np.diag(np.asarray(spacing, dtype=float))
-    half = (np.asarray(shape, dtype=float) - 1.0) / 2.0
-    affine = np.eye(4)
-    affine[:3, :3] = direction
-    affine[:3, 3] = np.asarray(center, dtype=float) - direction @ half
-    return affine
-
-
-def spacing_from_affine(affine: np.ndarray) -> np.ndarray:
-    """Voxel size (mm) along each array axis."""
-    return np.sqrt((np.asarray(affine)[:3, :3] ** 2).sum(axis=0))
-
-
-def apply_affine(affine: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Map points ``(..., 3)`` through a 4x4 affine."""
-    points = np.asarray(points, dtype=float)
-    return points @ np.asarray(affine)[:3, :3].T + np.asarray(affine)[:3, 3]
-
-
-def resample_to_grid(
-    array: np.ndarray,
-    src_affine: np.ndarray,
-    dst_shape: Sequence[int],
-    dst_affine: np.ndarray,
-    order: int = 1,
-    mode: str = "nearest",
-    cval: float = 0.0,
-) -> np.ndarray:
-    """Resample ``array`` (on the grid ``src_affine``) onto the grid ``(dst_shape, dst_affine)`` in world coordinates.
-
-    Args:
-        array: 3D source array.
-        src_affine: voxel-to-world affine of ``array``.
-        dst_shape: shape of the destination grid.
-        dst_affine: voxel-to-world affine of the destination grid.
-        order: spline order (0 nearest neighbour, 1 linear, 3 cubic B-spline).
-        mode: how points outside the source are filled (``scipy.ndimage`` modes; "nearest" extends the border).
-        cval: fill value for ``mode="constant"``.
-    """
-    dst_to_src = np.linalg.inv(np.asarray(src_affine, dtype=float)) @ np.asarray(dst_affine, dtype=float)
-    out_dtype = np.float32 if order > 0 else array.dtype
-    return ndimage.affine_transform(
-        np.asarray(array, dtype=np.float32 if order > 0 else array.dtype),
-        dst_to_src[:3, :3],
-        offset=dst_to_src[:3, 3],
-        output_shape=tuple(int(s) for s in dst_shape),
-        order=order,
-        mode=mode,
-        cval=cval,
-        prefilter=order > 1,
-    ).astype(out_dtype, copy=False)

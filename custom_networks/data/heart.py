@@ -105,7 +105,7 @@ class HeartParams:
 
     def frame(self) -> np.ndarray:
         """3x3 rotation whose columns are the heart frame's axes in grid coordinates."""
-        from custom_networks.data.geometry import rotation_matrix
+        from custom_networks.core.geometry import rotation_matrix
 
         return rotation_matrix((self.tilt_deg[0], self.tilt_deg[1], self.rotation_deg))
 

@@ -18,11 +18,11 @@ import nibabel as nib
 import numpy as np
 from scipy import ndimage
 
-from custom_networks.data.geometry import apply_affine, centered_grid_affine, rotation_matrix, spacing_from_affine
+from custom_networks.core.geometry import apply_affine, centered_grid_affine, rotation_matrix, spacing_from_affine
+from custom_networks.core.nifti import InputError, load_nifti
 from custom_networks.data.heart import EF_RANGE, RV_EF_RANGE
 from custom_networks.data.thorax import paint_thorax, sample_thorax_params, smooth_displacement
 from custom_networks.data.tissues import Tissue, keep_largest_components
-from custom_networks.utils.nifti import InputError, load_nifti
 
 __all__ = ["RealAnatomy", "find_label_maps", "load_label_map"]
 

@@ -12,13 +12,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from custom_networks.data.geometry import apply_affine, spacing_from_affine  # noqa: E402
-from custom_networks.utils.nifti import InputError, load_nifti, save_figure  # noqa: E402
+from custom_networks.core.geometry import apply_affine, spacing_from_affine  # noqa: E402
+from custom_networks.core.labels import LABEL_COLORS  # noqa: E402
+from custom_networks.core.nifti import InputError, load_nifti, save_figure  # noqa: E402
 
 __all__ = ["LABEL_COLORS", "preview_case", "preview_dataset"]
-
-#: Overlay colours of labels 1 (LV blood pool), 2 (LV myocardium), 3 (RV).
-LABEL_COLORS = {1: "#ff3b30", 2: "#34c759", 3: "#0a84ff"}
 
 
 def _show(ax, image, label, spacing, title, window):

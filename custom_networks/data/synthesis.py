@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from custom_networks.core.geometry import centered_grid_affine, rotation_matrix
 from custom_networks.data.acquisition import StackProtocol, sample_slice_shifts, simulate_stack, stack_to_hr
 from custom_networks.data.appearance import add_rician_noise, bias_field, draw_intensities, gaussian_psf, render_object
 from custom_networks.data.domains import DomainPreset
-from custom_networks.data.geometry import centered_grid_affine, rotation_matrix
 from custom_networks.data.heart import rasterize_heart, sample_heart_params
 from custom_networks.data.thorax import paint_thorax, sample_thorax_params, smooth_displacement
 from custom_networks.data.tissues import keep_largest_components, tissue_to_label

@@ -7,10 +7,9 @@ from enum import IntEnum
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["LABEL_NAMES", "Tissue", "keep_largest_components", "tissue_to_label"]
+from custom_networks.core.labels import LABEL_NAMES
 
-#: Project label convention (DESIGN.md section 4).
-LABEL_NAMES = {0: "background", 1: "LV blood pool", 2: "LV myocardium", 3: "RV"}
+__all__ = ["LABEL_NAMES", "Tissue", "keep_largest_components", "tissue_to_label"]
 
 
 class Tissue(IntEnum):

@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from custom_networks.core.nifti import InputError, write_text_atomic
 from custom_networks.datalists.layouts import RELATIVE_NOTE, build_datalist
 from custom_networks.datalists.split import (
     DEFAULT_FRACTIONS,
@@ -35,7 +36,6 @@ from custom_networks.datalists.split import (
     validate_seed,
 )
 from custom_networks.utils.cli import literal_paths, run_cli
-from custom_networks.utils.nifti import InputError, write_text_atomic
 
 __all__ = [
     "PATH_OPTIONS",

@@ -43,7 +43,7 @@ from typing import Any
 
 import nibabel as nib
 
-from custom_networks.utils.nifti import InputError
+from custom_networks.core.nifti import InputError
 
 __all__ = [
     "ACDC_INFO_KEYS",
@@ -476,7 +476,7 @@ def import_ukbb(root: str | os.PathLike, base_dir: str | os.PathLike | None = No
 
 def _dicom_folders(root: Path, first_only: bool = False) -> list[Path]:
     """Folders under ``root`` (itself included, hidden ones excluded) that hold DICOM files, in walk order."""
-    from custom_networks.utils.dicom import is_dicom_folder  # imports ITK (seconds): only when DICOM is looked for
+    from custom_networks.core.dicom import is_dicom_folder  # imports ITK (seconds): only when DICOM is looked for
 
     found = []
     for dirpath, dirnames, filenames in os.walk(root):
@@ -505,7 +505,7 @@ def import_dicom(root: str | os.PathLike, base_dir: str | os.PathLike | None = N
     Raises:
         InputError: ``root`` is missing or no folder under it holds DICOM files.
     """
-    from custom_networks.utils.dicom import list_dicom_series
+    from custom_networks.core.dicom import list_dicom_series
 
     root = _check_root(root)
     folders = _dicom_folders(root)

@@ -23,8 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from custom_networks.core.nifti import InputError
 from custom_networks.data.dataset import case_name
-from custom_networks.utils.nifti import InputError
 
 __all__ = ["PredictionCase", "ReferenceCase", "find_methods", "find_predictions", "find_references", "phase_of"]
 

@@ -10,11 +10,10 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from custom_networks.data.geometry import spacing_from_affine
+from custom_networks.core.geometry import slice_axis_of, spacing_from_affine
+from custom_networks.core.nifti import InputError, frame_interval_ms, load_nifti
 from custom_networks.metrics.cardiac_cycle import FunctionResult, cardiac_function, volume_curves
 from custom_networks.metrics.quality_control import QCResult, function_qc
-from custom_networks.transforms.hr_grid import slice_axis_of
-from custom_networks.utils.nifti import InputError, frame_interval_ms, load_nifti
 
 __all__ = ["analyse_ed_es", "analyse_segmentation", "segmentation_frames"]
 
@@ -65,7 +64,7 @@ def analyse_segmentation(
     Args:
         seg_path: label map (1 LV blood pool, 2 LV myocardium, 3 RV), 4D ``(X, Y, Z, T)`` with the slice axis last,
             as written by the 4D inference (a 3D file is one frame).
-        frame_interval_ms: time between frames; default: the file's (:func:`~custom_networks.utils.nifti.
+        frame_interval_ms: time between frames; default: the file's (:func:`~custom_networks.core.nifti.
             frame_interval_ms`; unknown: rates NaN with the reason).
         ed: ED frame instead of the largest LV volume.
         es: ES frame instead of the smallest LV volume.

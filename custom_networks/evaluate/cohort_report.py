@@ -16,11 +16,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from custom_networks.data.preview import LABEL_COLORS  # noqa: E402
+from custom_networks.core.labels import LABEL_COLORS  # noqa: E402
+from custom_networks.core.nifti import save_figure, write_text_atomic  # noqa: E402
 from custom_networks.evaluate.cine_function import segmentation_frames  # noqa: E402
 from custom_networks.evaluate.function_report import FUNCTION_COLUMNS, cohort_table  # noqa: E402
 from custom_networks.metrics.cardiac_cycle import INDEX_UNITS, REFERENCE_RANGES  # noqa: E402
-from custom_networks.utils.nifti import save_figure, write_text_atomic  # noqa: E402
 
 __all__ = ["PLOTTED_INDICES", "qc_thumbnail", "read_subject_rows", "write_cohort_outputs"]
 

@@ -9,10 +9,10 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from custom_networks.core.nifti import InputError, atomic_output_dir
 from custom_networks.evaluate.figures import case_montage, metric_boxplots
 from custom_networks.evaluate.pipeline import Evaluation, score_methods
 from custom_networks.evaluate.report import summary_markdown, write_tables
-from custom_networks.utils.nifti import InputError, atomic_output_dir
 
 __all__ = ["evaluate"]
 

@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from custom_networks.data.geometry import resample_to_grid, spacing_from_affine
+from custom_networks.core.geometry import resample_to_grid, slice_axis_of, spacing_from_affine
+from custom_networks.core.nifti import InputError
+from custom_networks.core.overlap import dice_per_class as per_class_dice
 from custom_networks.data.labelmaps import load_label_map
 from custom_networks.evaluate.scores import CLASS_NAMES, segmentation_scores
-from custom_networks.transforms.hr_grid import slice_axis_of
-from custom_networks.utils.nifti import InputError
 
 __all__ = ["PROTOCOLS", "FloorPair", "dice_per_class", "find_floor_pairs", "label_floor", "nn_upsample_labels"]
 
@@ -127,12 +127,7 @@ def dice_per_class(pred: np.ndarray, ref: np.ndarray, classes: Sequence[int] = (
     Returns:
         ``{"dice_lv": ..., "dice_myo": ..., "dice_rv": ...}`` (names from :data:`CLASS_NAMES`).
     """
-    out = {}
-    for c in classes:
-        p, r = np.asarray(pred) == c, np.asarray(ref) == c
-        denom = int(p.sum()) + int(r.sum())
-        out[f"dice_{CLASS_NAMES.get(c, f'class{c}')}"] = 2.0 * float((p & r).sum()) / denom if denom else float("nan")
-    return out
+    return {f"dice_{CLASS_NAMES.get(c, f'class{c}')}": v for c, v in per_class_dice(pred, ref, classes).items()}
 
 
 def _identical_slices(lr: np.ndarray, lr_affine: np.ndarray, hr: np.ndarray, hr_affine: np.ndarray) -> int:

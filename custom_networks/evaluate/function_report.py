@@ -22,10 +22,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from custom_networks.data.preview import LABEL_COLORS  # noqa: E402
+from custom_networks.core.labels import LABEL_COLORS  # noqa: E402
+from custom_networks.core.nifti import InputError, check_output_folder, save_figure, write_text_atomic  # noqa: E402
 from custom_networks.metrics.cardiac_cycle import CURVE_KEYS, INDEX_NAMES, FunctionResult  # noqa: E402
 from custom_networks.metrics.quality_control import QCResult  # noqa: E402
-from custom_networks.utils.nifti import InputError, check_output_folder, save_figure, write_text_atomic  # noqa: E402
 
 __all__ = ["FUNCTION_COLUMNS", "cohort_table", "function_row", "write_function_outputs"]
 

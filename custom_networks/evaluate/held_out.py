@@ -24,11 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from custom_networks.data.geometry import apply_affine, resample_to_grid, spacing_from_affine
+from custom_networks.core.geometry import apply_affine, resample_to_grid, slice_axis_of, spacing_from_affine
+from custom_networks.core.nifti import InputError
 from custom_networks.evaluate.floors import dice_per_class
 from custom_networks.evaluate.scores import heart_region, image_scores
-from custom_networks.transforms.hr_grid import slice_axis_of
-from custom_networks.utils.nifti import InputError
 
 __all__ = [
     "ACDC_TO_PROJECT",

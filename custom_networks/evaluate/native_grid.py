@@ -30,10 +30,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from custom_networks.data.geometry import resample_to_grid, spacing_from_affine
+from custom_networks.core.geometry import resample_to_grid, slice_axis_of, spacing_from_affine
+from custom_networks.core.overlap import dice
 from custom_networks.evaluate.scores import CLASS_NAMES
 from custom_networks.metrics.clinical import MYOCARDIAL_DENSITY_G_PER_ML, ejection_fraction
-from custom_networks.transforms.hr_grid import slice_axis_of
 
 __all__ = [
     "PROFILES",
@@ -198,7 +198,7 @@ def native_segmentation_scores(
             scores.update({f"dice_{name}": math.nan, f"hd95_{name}": math.nan})
             notes.append(f"{name}: manual label empty on its labelled slices (undefined)")
             continue
-        scores[f"dice_{name}"] = float(2.0 * (p & r).sum() / (p.sum() + r.sum()))
+        scores[f"dice_{name}"] = dice(p, r)
         if not p.any():
             scores[f"hd95_{name}"] = math.nan
             notes.append(f"{name}: prediction empty on the labelled slices (HD95 undefined)")

@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from custom_networks.data.geometry import resample_to_grid, spacing_from_affine
+from custom_networks.core.geometry import resample_to_grid, slice_axis_of, spacing_from_affine
+from custom_networks.core.nifti import InputError, load_nifti
 from custom_networks.evaluate.cases import ReferenceCase, find_methods, find_predictions, find_references, phase_of
 from custom_networks.evaluate.scores import (
     clinical_scores,
@@ -29,8 +30,6 @@ from custom_networks.evaluate.scores import (
     robust_scale,
     segmentation_scores,
 )
-from custom_networks.transforms.hr_grid import slice_axis_of
-from custom_networks.utils.nifti import InputError, load_nifti
 
 __all__ = ["CaseResult", "Evaluation", "LabelValueError", "load_label", "on_grid", "score_methods"]
 

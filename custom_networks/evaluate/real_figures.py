@@ -13,11 +13,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from custom_networks.data.geometry import spacing_from_affine  # noqa: E402
-from custom_networks.data.preview import LABEL_COLORS  # noqa: E402
+from custom_networks.core.geometry import spacing_from_affine  # noqa: E402
+from custom_networks.core.labels import LABEL_COLORS  # noqa: E402
+from custom_networks.core.nifti import save_figure  # noqa: E402
 from custom_networks.evaluate.scores import robust_scale  # noqa: E402
 from custom_networks.transforms.hr_grid import slice_axis_of  # noqa: E402
-from custom_networks.utils.nifti import save_figure  # noqa: E402
 
 __all__ = ["bland_altman", "failure_view"]
 

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
+from custom_networks.core.geometry import slice_axis_of
+from custom_networks.core.nifti import InputError, load_nifti
 from custom_networks.evaluate.cases import phase_of
 from custom_networks.evaluate.native_grid import Annotation
 from custom_networks.evaluate.pipeline import load_label
-from custom_networks.transforms.hr_grid import slice_axis_of
-from custom_networks.utils.nifti import InputError, load_nifti
 
 __all__ = ["REAL_SETS", "RealCase", "find_real_cases", "load_real_case"]
 

@@ -29,7 +29,7 @@ SUMMARY_TABLES: dict[str, list[tuple[str, str, int]]] = {
         ("PSNR heart region (dB)", "psnr_heart", 2),
         ("SSIM heart region", "ssim_heart", 3),
     ],
-    "Original per-slice protocol (gemini-compat, DESIGN.md 2.4)": [
+    "Original per-slice protocol (gemini-compat)": [
         *[(f"Dice {name}", f"compat_dice_{key}", 3) for key, name in _CLASSES],
         ("PSNR (dB)", "compat_psnr", 2),
         ("SSIM", "compat_ssim", 3),

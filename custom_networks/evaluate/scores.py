@@ -24,6 +24,7 @@ from monai.metrics import (
     compute_hausdorff_distance,
 )
 
+from custom_networks.core.labels import CLASS_NAMES
 from custom_networks.metrics import clinical_indices, slicewise_dice, slicewise_psnr_ssim
 
 __all__ = [
@@ -36,8 +37,6 @@ __all__ = [
     "segmentation_scores",
 ]
 
-#: Short names of the foreground classes, used in score keys (``dice_lv``, ``hd95_myo``, ...).
-CLASS_NAMES: dict[int, str] = {1: "lv", 2: "myo", 3: "rv"}
 
 #: Standard deviation (voxels) of the Gaussian SSIM window, as in ``monai.metrics.SSIMMetric`` and the compat protocol.
 _SSIM_SIGMA = 1.5

@@ -7,7 +7,7 @@ trained with the least-squares loss ``0.5 * (mean((D(real) - 1)^2) + mean(D(fake
 by :func:`custom_networks.nets.conditioned_pair` (the discriminators' input contract).
 
 Unlike the original code, the fake labels reach the discriminator as softmax probabilities (not through an argmax),
-so the adversarial gradient reaches the segmentation decoder (DESIGN 2.5).
+so the adversarial gradient reaches the segmentation decoder (an argmax has no gradient).
 """
 
 from __future__ import annotations

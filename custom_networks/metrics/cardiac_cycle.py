@@ -38,8 +38,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from custom_networks.core.nifti import InputError
 from custom_networks.metrics.clinical import MYOCARDIAL_DENSITY_G_PER_ML, ejection_fraction, label_volumes_ml
-from custom_networks.utils.nifti import InputError
 
 __all__ = [
     "CURVE_KEYS",

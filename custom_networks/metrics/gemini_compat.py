@@ -1,4 +1,4 @@
-"""The original Gemini-GAN evaluation protocol ("gemini-compat", DESIGN.md section 2.4), so that our numbers can
+"""The original Gemini-GAN evaluation protocol ("gemini-compat"), so that our numbers can
 be put beside the paper's. It is optimistic compared with 3D metrics; report both.
 
 - **Dice**: per 2D slice (slices along the last spatial axis) and per class; only slices where prediction and
@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 from monai.metrics import CumulativeIterationMetric, SSIMMetric
+
+from custom_networks.core.overlap import dice
 
 __all__ = [
     "GeminiCompatDiceMetric",
@@ -37,12 +39,7 @@ def slicewise_dice(pred: np.ndarray, ref: np.ndarray, classes: tuple[int, ...] =
         p, r = pred[..., k], ref[..., k]
         if not (p > 0).any() or not (r > 0).any():
             continue
-        scores = []
-        for c in classes:
-            pc, rc = p == c, r == c
-            denom = pc.sum() + rc.sum()
-            scores.append(2.0 * (pc & rc).sum() / denom if denom else np.nan)
-        scores = np.asarray(scores, dtype=float)
+        scores = np.asarray([dice(p == c, r == c) for c in classes], dtype=float)
         if np.isnan(scores).any() or (scores == 0).any():
             continue
         kept.append(scores)

@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
+from custom_networks.core.nifti import InputError
 from custom_networks.metrics.cardiac_cycle import MIN_FRAMES_TO_SMOOTH, FunctionResult, smooth_volume_curve
 from custom_networks.metrics.clinical import label_volumes_ml
-from custom_networks.utils.nifti import InputError
 
 __all__ = [
     "CURVE_RESIDUAL_FRACTION",

@@ -331,8 +331,8 @@ class CycleGAN(TranslationModel):
         loss = lambda_adv (adv_t2s + adv_s2t) + lambda_cycle (cycle_s + cycle_t) + lambda_identity (idt_s + idt_t)
 
     ``lambda_identity`` is an **absolute** weight: the default 5 equals CycleGAN's ``lambda_identity=0.5`` relative
-    to ``lambda_cycle=10`` (DESIGN: "identity 5"). The adversarial terms are computed with the discriminators'
-    parameters frozen, so :meth:`generator_loss` never puts gradient into them.
+    to ``lambda_cycle=10`` (the original comparison's "identity 5"). The adversarial terms are computed with the
+    discriminators' parameters frozen, so :meth:`generator_loss` never puts gradient into them.
 
     Discriminator loss: ``LSGAN_D(d_s(s), d_s(pool_s(fake_s))) + LSGAN_D(d_t(t), d_t(pool_t(fake_t)))`` with the
     fakes of the last :meth:`generator_loss` call, detached and passed through a replay buffer (:class:`ImagePool`

@@ -5,9 +5,9 @@ This module is the single implementation of the discriminators' input contract, 
 the losses.
 
 The original Gemini-GAN fed the discriminator the *argmax* of the predicted logits, which has no gradient, so the
-adversarial term never reached the segmentation decoder (DESIGN 2.5). Here fake pairs carry the *softmax
-probabilities* of the logits and real pairs the one-hot encoding of the reference labels, so both live on the
-probability simplex and the adversarial gradient flows back to the segmentation branch.
+adversarial term never reached the segmentation decoder. Here fake pairs carry the *softmax probabilities* of the
+logits and real pairs the one-hot encoding of the reference labels, so both live on the probability simplex and the
+adversarial gradient flows back to the segmentation branch.
 """
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ class SRResidualBlock(nn.Module):
 class SegSRGenerator(JointSRSegGenerator):
     """Generator of the SR-GAN (image only) and SegSR-GAN (image + labels) baselines.
 
-    Architecture (DESIGN 2.2, as in the original code): two conv3x3-norm-ReLU (``features`` = 16 wide), two 2x
+    Architecture (as in the original code): two conv3x3-norm-ReLU (``features`` = 16 wide), two 2x
     max-pool down-samplings with two conv-norm-ReLU each (32, then 64 wide), ``num_res_blocks`` SRGAN residual
     blocks (conv-BN-PReLU-conv-BN) at the lowest resolution with a long skip around them, two x2 interpolation
     up-samplings each followed by two conv-norm-ReLU (64 wide), then 3x3 convolution heads shared-trunk style: a

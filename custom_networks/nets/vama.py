@@ -346,7 +346,7 @@ class VAMA(TranslationModel):
     source encoder and the source decoder (the target decoder and the discriminators are not used). With the default
     (no normalisation) or instance norm, training and evaluation modes compute the same function.
 
-    **Differences from the paper / original code** (DESIGN 2.3, 2.5): the source branch is trained on the *target*
+    **Differences from the paper / original code**: the source branch is trained on the *target*
     image with the aligned source image as reference (in the paper it auto-encodes source images and is then fed
     target images at test time, a train/test mismatch); convolutional 1x1 latent heads instead of two dense
     288 -> 320,000 layers (~186 M parameters each), so any input size divisible by ``2**depth`` works; the same

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import map_coordinates
 
+from custom_networks.core.overlap import mean_dice
+
 __all__ = ["DEFAULT_DEMONS", "DeformableResult", "label_dice", "register_labels_deformable"]
 
 #: Grey level of each class for the demons forces (background, LV blood pool, LV myocardium, RV): the myocardium
@@ -41,12 +43,7 @@ def label_dice(a: np.ndarray, b: np.ndarray, classes: Sequence[int] = (1, 2, 3))
         b: second label map (same shape).
         classes: classes to average.
     """
-    scores = []
-    for c in classes:
-        total = int(np.sum(a == c) + np.sum(b == c))
-        if total:
-            scores.append(2.0 * np.sum((a == c) & (b == c)) / total)
-    return float(np.mean(scores)) if scores else float("nan")
+    return mean_dice(a, b, classes)
 
 
 @dataclass

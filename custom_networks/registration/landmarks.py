@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from custom_networks.data.geometry import apply_affine, spacing_from_affine
-from custom_networks.utils.nifti import InputError
+from custom_networks.core.geometry import apply_affine, spacing_from_affine
+from custom_networks.core.nifti import InputError
 
 __all__ = ["LANDMARK_NAMES", "LandmarkSet", "label_landmarks", "landmark_slice_axis"]
 

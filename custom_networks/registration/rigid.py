@@ -3,8 +3,8 @@
 Conventions (every public function here):
 
 * Points are world millimetres in **RAS** (NIfTI/nibabel), through each image's affine. ITK works in **LPS**;
-  the conversion ``x_lps = diag(-1, -1, 1) x_ras`` happens only inside this module (:func:`_to_itk`,
-  :func:`_ras_to_lps`), so callers never see LPS.
+  the conversion ``x_lps = diag(-1, -1, 1) x_ras`` happens in :mod:`custom_networks.core.itk_bridge` and in
+  :func:`_ras_to_lps`, so callers never see LPS.
 * :attr:`RigidResult.matrix` maps a **fixed (target) world point to the moving (source) world point** that
   corresponds to it: ``x_moving = matrix @ [x_fixed, 1]``. This is the direction ITK's registration finds and
   the one needed to resample the moving image onto the fixed grid (pull-back): the fixed voxel ``v`` takes the
@@ -32,10 +32,12 @@ from pathlib import Path
 
 import numpy as np
 
-from custom_networks.data.geometry import apply_affine, resample_to_grid, spacing_from_affine
+from custom_networks.core.geometry import apply_affine, resample_to_grid, spacing_from_affine
+from custom_networks.core.itk_bridge import RAS_TO_LPS, image_from_array
+from custom_networks.core.nifti import InputError, load_nifti, save_nifti
+from custom_networks.core.overlap import dice
 from custom_networks.data.labelmaps import load_label_map
 from custom_networks.registration.landmarks import LandmarkSet, label_landmarks
-from custom_networks.utils.nifti import InputError, load_nifti, save_nifti
 
 __all__ = [
     "RegistrationError",
@@ -49,8 +51,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: RAS <-> LPS flip (its own inverse), as a 4x4 homogeneous matrix.
-_RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
 METHODS = ("landmarks", "landmarks+intensity", "intensity")
 
@@ -78,7 +78,7 @@ class RigidResult:
         center_mm: fixed-space world point (RAS) the rotation is expressed about (landmark centroid, centre of mass
             or field-of-view centre of the fixed image).
         rotation_deg: angles ``(ax, ay, az)`` in degrees with ``matrix[:3, :3] = Rz(az) @ Ry(ay) @ Rx(ax)``
-            (the convention of :func:`custom_networks.data.geometry.rotation_matrix`).
+            (the convention of :func:`custom_networks.core.geometry.rotation_matrix`).
         translation_mm: displacement (RAS, mm) of ``center_mm``: ``x_moving = R (x_fixed - c) + c + t``.
         metric: final Mattes mutual information (lower is better; full resolution, over the metric region);
             ``None`` without intensity refinement.
@@ -187,28 +187,7 @@ def _ras_to_lps(matrix: np.ndarray) -> np.ndarray:
     Args:
         matrix: 4x4 world-to-world transform.
     """
-    return _RAS_TO_LPS @ np.asarray(matrix, dtype=float) @ _RAS_TO_LPS
-
-
-def _to_itk(array: np.ndarray, affine: np.ndarray, pixel=None):
-    """ITK image (LPS physical space) of a numpy array indexed ``[i, j, k]`` with a RAS voxel-to-world affine.
-
-    Args:
-        array: 3D array.
-        affine: NIfTI (RAS) voxel-to-world affine.
-        pixel: numpy dtype of the ITK pixel (float32 default).
-    """
-    import itk
-
-    lps = _RAS_TO_LPS @ np.asarray(affine, dtype=float)
-    spacing = spacing_from_affine(affine)
-    # numpy [i, j, k] -> ITK index (i, j, k): ITK reads C-ordered arrays as [z, y, x].
-    data = np.ascontiguousarray(np.asarray(array, dtype=pixel or np.float32).transpose(2, 1, 0))
-    image = itk.image_from_array(data)
-    image.SetSpacing([float(s) for s in spacing])
-    image.SetOrigin([float(o) for o in lps[:3, 3]])
-    image.SetDirection(itk.matrix_from_array(np.ascontiguousarray(lps[:3, :3] / spacing)))
-    return image
+    return RAS_TO_LPS @ np.asarray(matrix, dtype=float) @ RAS_TO_LPS
 
 
 def _heart_mask(label: np.ndarray, affine: np.ndarray, margin_mm: float):
@@ -229,7 +208,7 @@ def _heart_mask(label: np.ndarray, affine: np.ndarray, margin_mm: float):
     mask = np.zeros(label.shape, dtype=np.uint8)
     mask[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]] = 1
     spatial = itk.ImageMaskSpatialObject[3].New()
-    spatial.SetImage(_to_itk(mask, affine, pixel=np.uint8))
+    spatial.SetImage(image_from_array(mask, affine, pixel=np.uint8))
     spatial.Update()
     return spatial
 
@@ -576,12 +555,12 @@ def _itk_refine(
     transform_type = itk.VersorRigid3DTransform[itk.D]
     metric_type = itk.MattesMutualInformationImageToImageMetricv4[image_type, image_type]
 
-    fixed = _to_itk(fixed_image, fixed_affine)
-    moving = _to_itk(moving_image, moving_affine)
+    fixed = image_from_array(fixed_image, fixed_affine)
+    moving = image_from_array(moving_image, moving_affine)
     mask_object = None if mask is None else _heart_mask(*mask)
 
     initial_lps = _ras_to_lps(initial)
-    center_lps = (_RAS_TO_LPS[:3, :3] @ center).tolist()
+    center_lps = (RAS_TO_LPS[:3, :3] @ center).tolist()
 
     def make_transform(matrix_lps):
         tr = transform_type.New()
@@ -704,11 +683,7 @@ def _label_overlap(fixed_label, fixed_affine, moving_label, moving_affine, matri
     """Mean Dice over the fixed label's classes of the moving label mapped through ``matrix`` onto the fixed grid."""
     fixed = np.rint(np.asarray(fixed_label)).astype(np.uint8)
     moved = resample_moving(moving_label, moving_affine, matrix, fixed.shape, fixed_affine, label=True)
-    scores = [
-        2.0 * np.sum((fixed == c) & (moved == c)) / max(int(np.sum(fixed == c) + np.sum(moved == c)), 1)
-        for c in np.unique(fixed)
-        if c > 0
-    ]
+    scores = [dice(fixed == c, moved == c) for c in np.unique(fixed) if c > 0]  # c is in fixed: never empty
     return float(np.mean(scores)) if scores else 0.0
 
 

@@ -15,39 +15,9 @@ import torch
 from monai.data import MetaTensor
 from monai.transforms import MapTransform
 
-from custom_networks.data.geometry import apply_affine, centered_grid_affine, resample_to_grid, spacing_from_affine
+from custom_networks.core.geometry import HR_SPACING, hr_grid_for, resample_to_grid, slice_axis_of
 
 __all__ = ["ResampleToHRGridd", "hr_grid_for", "slice_axis_of"]
-
-
-def slice_axis_of(affine: np.ndarray) -> int:
-    """Array axis with the largest voxel size (the through-plane axis of a short-axis stack)."""
-    return int(np.argmax(spacing_from_affine(affine)))
-
-
-def hr_grid_for(
-    shape: Sequence[int], affine: np.ndarray, hr_spacing: Sequence[float] = (1.25, 1.25, 2.0)
-) -> tuple[tuple[int, int, int], np.ndarray, tuple[int, int, int]]:
-    """HR grid covering a stack's field of view, in its orientation with the slice axis last.
-
-    Args:
-        shape: stack array shape.
-        affine: stack voxel-to-world affine.
-        hr_spacing: HR voxel size (in-plane, in-plane, through-plane).
-
-    Returns:
-        ``(hr_shape, hr_affine, order)`` where ``order`` is the permutation of the stack's axes onto the HR
-        grid's axes (slice axis last).
-    """
-    spacing = spacing_from_affine(affine)
-    axis = slice_axis_of(affine)
-    order = tuple([a for a in range(3) if a != axis] + [axis])
-    extent = np.asarray(shape, dtype=float)[list(order)] * spacing[list(order)]
-    # tolerance: affines read back from float32 NIfTI headers carry ~1e-5 relative error; it must not add a voxel
-    hr_shape = tuple(int(max(1, np.ceil(e / s - 1e-3))) for e, s in zip(extent, hr_spacing, strict=True))
-    rotation = (affine[:3, :3] / spacing)[:, list(order)]
-    centre = apply_affine(affine, (np.asarray(shape, dtype=float) - 1) / 2)
-    return hr_shape, centered_grid_affine(hr_shape, hr_spacing, rotation, centre), order
 
 
 class ResampleToHRGridd(MapTransform):
@@ -66,7 +36,7 @@ class ResampleToHRGridd(MapTransform):
     def __init__(
         self,
         keys: Sequence[Hashable] | Hashable,
-        hr_spacing: Sequence[float] = (1.25, 1.25, 2.0),
+        hr_spacing: Sequence[float] = HR_SPACING,
         order: int = 1,
         allow_missing_keys: bool = False,
     ):

@@ -12,8 +12,8 @@ import numpy as np
 import torch
 from monai.transforms import MapTransform
 
-from custom_networks.data.geometry import resample_to_grid
-from custom_networks.utils.nifti import nifti_stem, save_nifti
+from custom_networks.core.geometry import resample_to_grid
+from custom_networks.core.nifti import nifti_stem, save_nifti
 
 __all__ = ["SaveNiftid", "output_stem"]
 

@@ -12,7 +12,7 @@ import numpy as np
 from monai.transforms import MapTransform
 from tqdm.auto import tqdm
 
-from custom_networks.utils.nifti import InputError, NiftiFrameWriter
+from custom_networks.core.nifti import InputError, NiftiFrameWriter
 
 __all__ = ["SaveCineFramed"]
 

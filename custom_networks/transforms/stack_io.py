@@ -13,8 +13,8 @@ import torch
 from monai.data import MetaTensor
 from monai.transforms import MapTransform
 
-from custom_networks.utils.dicom import is_dicom_file, read_dicom_series_cached
-from custom_networks.utils.nifti import InputError, check_voxel_size, load_nifti
+from custom_networks.core.dicom import is_dicom_file, read_dicom_series_cached
+from custom_networks.core.nifti import InputError, check_voxel_size, load_nifti
 
 __all__ = ["MAX_LABEL_LEVELS", "LoadStackd"]
 
@@ -38,7 +38,7 @@ class LoadStackd(MapTransform):
     """Load a stack as a channel-first ``MetaTensor`` (1, X, Y, Z) in world coordinates, after checking it.
 
     A path is a NIfTI file (3D, or 4D ``(X, Y, Z, T)``) or a folder holding one DICOM series (one file per slice and
-    phase; geometry from the headers, see :func:`custom_networks.utils.dicom.read_dicom_series`).
+    phase; geometry from the headers, see :func:`custom_networks.core.dicom.read_dicom_series`).
 
     Errors (:class:`~custom_networks.utils.InputError`, naming the file): missing, not NIfTI or corrupt file,
     2D image, 4D cine with several frames and no ``frame`` chosen, frame out of range, NaN/inf voxels, all-zero

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from custom_networks.utils.cli import install_error_handler, run_cli
-from custom_networks.utils.dicom import DicomSeries, is_dicom_folder, list_dicom_series, read_dicom_series, save_cine
-from custom_networks.utils.nifti import (
+from custom_networks.core.dicom import DicomSeries, is_dicom_folder, list_dicom_series, read_dicom_series, save_cine
+from custom_networks.core.nifti import (
     InputError,
     NiftiFrameWriter,
     atomic_output_dir,
@@ -15,6 +14,7 @@ from custom_networks.utils.nifti import (
     save_nifti,
     write_text_atomic,
 )
+from custom_networks.utils.cli import install_error_handler, run_cli
 
 __all__ = [
     "DicomSeries",

@@ -19,7 +19,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from custom_networks.utils.nifti import InputError, abort_open_writers
+from custom_networks.core.nifti import InputError, abort_open_writers
 
 __all__ = [
     "DEBUG_ENV",

@@ -73,11 +73,11 @@ def test_affine_conversion_matches_itk_nifti_reader(tmp_path):
     origin, spacing and direction, and ITK's physical points are our world points with x, y negated."""
     import itk
 
-    from custom_networks.baselines.interpolation import _lps_geometry
+    from custom_networks.core.itk_bridge import lps_geometry
 
     affine = centered_grid_affine((8, 9, 10), (1.25, 10.0, 1.5), rotation_matrix((25, -35, 60)) @ FLIP_J, (3, 2, 15))
     image = itk.imread(str(save_nifti(np.zeros((8, 9, 10), np.float32), affine, tmp_path / "g.nii.gz")))
-    spacing, origin, direction = _lps_geometry(affine)
+    spacing, origin, direction = lps_geometry(affine)
     np.testing.assert_allclose(np.asarray(image.GetSpacing()), spacing, atol=1e-5)
     np.testing.assert_allclose(np.asarray(image.GetOrigin()), origin, atol=1e-4)
     np.testing.assert_allclose(itk.array_from_matrix(image.GetDirection()), direction, atol=1e-5)

@@ -119,7 +119,7 @@ def test_discriminator_loss():
 
 
 def test_adversarial_gradient_reaches_segmentation_logits():
-    """DESIGN 2.5: the fake labels reach the discriminator as probabilities, not through an argmax."""
+    """The original code's defect, fixed: fake labels reach the discriminator as probabilities, not via an argmax."""
     torch.manual_seed(0)
     disc = torch.nn.Conv3d(5, 1, kernel_size=3, padding=1)
     sr = torch.rand(2, 1, 4, 4, 3, requires_grad=True)

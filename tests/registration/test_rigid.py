@@ -94,9 +94,9 @@ def test_rigid_point_fit_and_angles():
 
 
 def test_itk_image_is_in_lps_with_the_same_voxels(pair):
-    from custom_networks.registration.rigid import _to_itk
+    from custom_networks.core.itk_bridge import image_from_array
 
-    image = _to_itk(pair["image"], pair["affine"])
+    image = image_from_array(pair["image"], pair["affine"])
     for index in [(0, 0, 0), (5, 17, 3), tuple(int(n) - 1 for n in pair["image"].shape)]:
         ras = apply_affine(pair["affine"], np.asarray(index, dtype=float))
         lps = np.asarray(image.TransformIndexToPhysicalPoint(index))

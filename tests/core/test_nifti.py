@@ -104,7 +104,7 @@ def test_no_overwrite_lets_only_one_writer_succeed(tmp_path):
 
 
 def test_output_folder_checked_before_work(tmp_path):
-    from custom_networks.utils.nifti import check_output_folder
+    from custom_networks.core.nifti import check_output_folder
 
     assert check_output_folder(tmp_path / "new" / "deeper").is_dir()
     (tmp_path / "file").write_text("x")
@@ -123,7 +123,7 @@ def test_sigterm_leaves_no_partial_output(tmp_path):
     code = (
         "import os, signal\n"
         "from custom_networks.utils.cli import stop_on_sigterm\n"
-        "from custom_networks.utils.nifti import atomic_output_dir\n"
+        "from custom_networks.core.nifti import atomic_output_dir\n"
         "stop_on_sigterm()\n"
         f"with atomic_output_dir({str(tmp_path / 'out')!r}) as tmp:\n"
         "    (tmp / 'half.txt').write_text('x')\n"

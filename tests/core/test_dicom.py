@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from conftest import real_data_path, write_dicom_slice
 
-from custom_networks.data.geometry import rotation_matrix
+from custom_networks.core.dicom import LPS_TO_RAS, is_dicom_folder, read_dicom_series
+from custom_networks.core.geometry import rotation_matrix
+from custom_networks.core.nifti import InputError
 from custom_networks.dicom2nifti import main as dicom_main
 from custom_networks.transforms import LoadStackd
-from custom_networks.utils.dicom import LPS_TO_RAS, is_dicom_folder, read_dicom_series
-from custom_networks.utils.nifti import InputError
 
 ROWS, COLS = 6, 5
 PIXEL = (1.2, 1.5)  # (row spacing, column spacing) as in PixelSpacing

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from custom_networks.data.geometry import (
+from custom_networks.core.geometry import (
     apply_affine,
     centered_grid_affine,
     resample_to_grid,

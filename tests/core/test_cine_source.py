@@ -1,4 +1,4 @@
-"""Opening a user's cine (``custom_networks.utils.cine_source``): 4D NIfTI, folder of frames, DICOM cine; problems
+"""Opening a user's cine (``custom_networks.core.cine_source``): 4D NIfTI, folder of frames, DICOM cine; problems
 named."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from conftest import write_dicom_cine, write_dicom_slice
 
+from custom_networks.core.cine_source import open_cine
 from custom_networks.utils import InputError
-from custom_networks.utils.cine_source import open_cine
 
 AFFINE = np.array([[1.5, 0, 0, -40.0], [0, 1.5, 0, 20.0], [0, 0, 8.0, -30.0], [0, 0, 0, 1]])
 

@@ -1,0 +1,133 @@
+"""Model Zoo packages (``python -m custom_networks.package``): each bundle zip, unpacked into an empty folder, runs
+where the project is not importable (verify_metadata, verify_net_in_out, ckpt_export, inference) and segments as the
+repository's bundle does; metadata that does not validate is refused with the key named."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import nibabel as nib
+import numpy as np
+import pytest
+from conftest import REPO
+
+from custom_networks.package import main as package_main
+from custom_networks.package import package_bundle
+from custom_networks.predict import predict
+from custom_networks.utils import InputError
+
+#: ``python isolated.py MODULE ARGS`` = ``python -m MODULE ARGS`` with the editable install of the project hidden.
+ISOLATED = """
+import os, runpy, sys
+sys.meta_path[:] = [f for f in sys.meta_path if not getattr(f, "__module__", "").startswith("__editable__")]
+sys.path[:] = [os.getcwd()] + [p for p in sys.path[1:] if "__editable__" not in p and p != {repo!r}]
+module = sys.argv[1]
+sys.argv = [module, *sys.argv[2:]]
+runpy.run_module(module, run_name="__main__", alter_sys=True)
+"""
+
+
+def _unpacked(zip_path, folder):
+    with zipfile.ZipFile(zip_path) as archive:
+        archive.extractall(folder)
+    return folder / zip_path.name.split("_v")[0]
+
+
+def _isolated(tmp_path, root, *args, timeout=300):
+    launcher = tmp_path / "isolated.py"
+    launcher.write_text(ISOLATED.format(repo=str(REPO)))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": ""}
+    result = subprocess.run([sys.executable, str(launcher), *args], cwd=root, env=env, capture_output=True,
+                            text=True, encoding="utf-8", errors="replace", timeout=timeout)  # fmt: skip
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    return result
+
+
+@pytest.fixture(scope="module")
+def gemini_zip(tmp_path_factory):
+    return package_bundle("gemini_gan_bundle", str(tmp_path_factory.mktemp("dist")))
+
+
+def test_the_package_is_self_contained(gemini_zip, tmp_path):
+    root = _unpacked(gemini_zip, tmp_path / "empty")
+    assert (root / "scripts" / "custom_networks" / "core" / "geometry.py").is_file()
+    assert (root / "LICENSE").is_file() and (root / "models" / "model.pt").is_file()
+    assert not list(root.rglob("__pycache__")) and not (root / "eval").exists()
+    meta = json.loads((root / "configs" / "metadata.json").read_text())
+    assert (
+        meta["vendored_code"]["path"] == "scripts/custom_networks"
+        and "custom-networks" not in meta["required_packages_version"]
+    )
+    assert set(meta["required_packages_version"]) >= {"nibabel", "itk", "pytorch-ignite", "fire", "scipy"}
+    assert json.loads((root / "configs" / "inference.json").read_text())["imports"][0] == "$import scripts"
+    large = (root / "large_files.yml").read_text()
+    assert 'path: "models/model.pt"' in large and 'hash_type: "sha256"' in large
+
+
+@pytest.mark.slow
+def test_packaged_gemini_bundle_runs_from_an_empty_folder_like_the_repository(gemini_zip, tiny_dataset, tmp_path):
+    root = _unpacked(gemini_zip, tmp_path / "empty")
+    schema = str(REPO / "schemas" / "bundle_metadata.schema.json")
+    _isolated(tmp_path, root, "monai.bundle", "verify_metadata", "--meta_file", "configs/metadata.json",
+              "--filepath", schema)  # fmt: skip
+    _isolated(tmp_path, root, "monai.bundle", "verify_net_in_out", "network_def", "--meta_file",
+              "configs/metadata.json", "--config_file", "configs/inference.json")  # fmt: skip
+    _isolated(tmp_path, root, "monai.bundle", "ckpt_export", "network_def", "--filepath", "models/model.ts",
+              "--ckpt_file", "models/model.pt", "--meta_file", "configs/metadata.json", "--config_file",
+              "configs/inference.json")  # fmt: skip
+    assert (root / "models" / "model.ts").stat().st_size > 1e6
+    stacks = [tiny_dataset / "sub-0000" / "ED" / "lr_image.nii.gz"]
+    real = REPO.parent / "shared" / "data" / "real_labelled" / "sunnybrook" / "SCD0000101_ED_image.nii.gz"
+    if real.is_file():
+        stacks.append(real)
+    for stack in stacks:
+        _isolated(tmp_path, root, "monai.bundle", "run", "--config_file", "configs/inference.json",
+                        "--input_path", str(stack), "--output_dir", str(tmp_path / "packaged"))  # fmt: skip
+        predict(str(stack), str(tmp_path / "repository"))
+        name = stack.name.replace(".nii.gz", "_seg.nii.gz")
+        ours, theirs = nib.load(tmp_path / "packaged" / name), nib.load(tmp_path / "repository" / name)
+        np.testing.assert_array_equal(np.asarray(ours.dataobj), np.asarray(theirs.dataobj))
+        np.testing.assert_allclose(ours.affine, theirs.affine)
+
+
+def test_the_vendored_code_is_what_runs(gemini_zip, tmp_path):
+    root = _unpacked(gemini_zip, tmp_path / "empty")
+    (root / "probe_module.py").write_text("import scripts, custom_networks\nprint(custom_networks.__file__)\n")
+    out = _isolated(tmp_path, root, "probe_module").stdout
+    assert out.strip() == str(root / "scripts" / "custom_networks" / "__init__.py")
+
+
+@pytest.mark.slow
+def test_packaged_vama_bundle_validates_and_builds_its_network(tmp_path):
+    root = _unpacked(package_bundle("vama_bundle", str(tmp_path / "dist")), tmp_path / "empty")
+    schema = str(REPO / "schemas" / "bundle_metadata.schema.json")
+    _isolated(tmp_path, root, "monai.bundle", "verify_metadata", "--meta_file", "configs/metadata.json",
+              "--filepath", schema)  # fmt: skip
+    _isolated(tmp_path, root, "monai.bundle", "verify_net_in_out", "network_def", "--meta_file",
+              "configs/metadata.json", "--config_file", "configs/inference.json")  # fmt: skip
+    assert (root / "models" / "model.pt").is_file() and (root / "scripts" / "__init__.py").is_file()
+
+
+def test_invalid_metadata_is_refused_with_the_key_named(tmp_path, capsys):
+    bundle = tmp_path / "broken_bundle"
+    shutil.copytree(REPO / "gemini_gan_bundle", bundle, ignore=shutil.ignore_patterns("eval", "runs", "data"))
+    meta = json.loads((bundle / "configs" / "metadata.json").read_text())
+    meta["network_data_format"]["inputs"]["image"]["num_channels"] = "one"
+    (bundle / "configs" / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(InputError, match=r"metadata key 'network_data_format/inputs/image/num_channels'"):
+        package_bundle(str(bundle), str(tmp_path / "dist"))
+    assert not (tmp_path / "dist").exists() or not list((tmp_path / "dist").iterdir())
+    assert package_main([str(bundle), "--out", str(tmp_path / "dist")]) == 2
+    assert "does not validate" in capsys.readouterr().err
+
+
+def test_existing_package_is_not_overwritten(gemini_zip):
+    before = gemini_zip.stat().st_mtime_ns
+    with pytest.raises(InputError, match="exists"):
+        package_bundle("gemini_gan_bundle", str(gemini_zip.parent))
+    assert gemini_zip.stat().st_mtime_ns == before
