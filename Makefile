@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo_output
 
-.PHONY: demo test lint format clean install monailabel-check
+.PHONY: demo test lint format clean install monailabel-check test-monailabel
 
 install: $(STAMP)
 
@@ -37,11 +37,21 @@ format: $(STAMP)
 clean:
 	rm -rf $(DEMO_DIR) .pytest_cache
 
-# MONAI Label loading check in its own environment (~6 GB: MONAI Label needs torchvision, which does not import
-# beside the main environment's CPU torch 2.13; see requirements-monailabel.txt).
+# MONAI Label in its own environment (about 6 GB, built from the machine's local torch 2.14.1 + torchvision 0.29.1 wheels
+# in 4-9 minutes: MONAI Label needs torchvision, which does not import beside the main environment's CPU torch 2.13;
+# see requirements-monailabel.txt). test-monailabel: the in-process loading check, then a real server on 127.0.0.1
+# answering over HTTP (records in benchmarks/results/monai_label*.md); .ci/run runs it after make test.
 MLVENV := .venv-monailabel
-monailabel-check: $(STAMP)
+MLSTAMP := $(MLVENV)/.installed
+
+$(MLSTAMP): requirements-monailabel.txt pyproject.toml
 	test -x $(MLVENV)/bin/python || $(PYTHON) -m venv $(MLVENV)
 	$(MLVENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-monailabel.txt
 	$(MLVENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(MLSTAMP)
+
+monailabel-check: $(STAMP) $(MLSTAMP)
 	$(MLVENV)/bin/python benchmarks/check_monai_label.py --out benchmarks/results/monai_label.md
+
+test-monailabel: monailabel-check
+	$(MLVENV)/bin/python benchmarks/check_monai_label_server.py --out benchmarks/results/monai_label_server.md

@@ -32,6 +32,7 @@ def main(out: str = "benchmarks/results/monai_label.md", seed: int = 2027) -> No
     import torch
     from monailabel.tasks.infer.bundle import BundleInferTask
 
+    from custom_networks.core import dice_per_class
     from custom_networks.data import resample_to_grid, synthesize_dataset
     from custom_networks.transforms import hr_grid_for
 
@@ -52,10 +53,7 @@ def main(out: str = "benchmarks/results/monai_label.md", seed: int = 2027) -> No
         ref_on = resample_to_grid(
             np.asarray(ref.dataobj).astype(np.uint8), ref.affine, labels.shape, seg.affine, order=0, mode="constant"
         )
-        dice = {
-            c: float(2 * ((labels == c) & (ref_on == c)).sum() / max((labels == c).sum() + (ref_on == c).sum(), 1))
-            for c in (1, 2, 3)
-        }
+        dice = dice_per_class(labels, ref_on)
     checks = {
         "task valid (inference.json, metadata.json, models/model.pt found)": task.is_valid(),
         "input key `image`, output key `pred`": (task.key_image, task.key_pred) == ("image", "pred"),

@@ -30,7 +30,6 @@ one an uninterrupted run gives.
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
 import logging
 import os
@@ -48,6 +47,7 @@ from custom_networks.core.nifti import (
     InputError,
     atomic_output_dir,
     check_output_folder,
+    file_sha256,
     nifti_stem,
     write_text_atomic,
 )
@@ -156,14 +156,6 @@ def find_subjects(inputs: str | os.PathLike) -> tuple[list[Subject], dict[str, s
     if not subjects and not unusable:
         raise InputError(f"{inputs}: no subject found (cine files, DICOM folders or subject folders)")
     return [subjects[k] for k in sorted(subjects)], unusable
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _distributed() -> tuple[int, int, bool]:
@@ -305,7 +297,7 @@ def run_cohort(
         _barrier(world)
         if world > 1 and torch_device.type == "cpu":
             torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
-        checksum = _sha256(folder / "models" / "model.pt")
+        checksum = file_sha256(folder / "models" / "model.pt")
         if len(subjects) >= world:  # MONAI's distributed sampling, in order: subjects r, r + N, ...
             sampler = DistributedSampler(subjects, num_replicas=world, rank=rank, shuffle=False, even_divisible=False)
             share = list(sampler)

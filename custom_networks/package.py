@@ -27,7 +27,6 @@ Then, from the unpacked folder (no ``custom_networks`` installation needed)::
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -39,7 +38,7 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 
 import custom_networks
-from custom_networks.core.nifti import InputError, check_output_folder
+from custom_networks.core.nifti import InputError, check_output_folder, file_sha256
 from custom_networks.utils.cli import run_cli
 
 __all__ = ["MODEL_CARD_SECTIONS", "OPTIONAL_PACKAGES", "main", "package_bundle", "validate_metadata"]
@@ -126,7 +125,11 @@ def _check_model_card(card: Path) -> list[str]:
     """Zoo model-card topics not found among the headings of ``docs/README.md``."""
     if not card.is_file():
         return list(MODEL_CARD_SECTIONS)
-    headings = [line.lstrip("#").strip().lower() for line in card.read_text().splitlines() if line.startswith("#")]
+    headings, fenced = [], False
+    for line in card.read_text().splitlines():
+        fenced = fenced != line.startswith("```")  # lines of code blocks are not headings
+        if not fenced and line.startswith("#"):
+            headings.append(line.lstrip("#").strip().lower())
     return [topic for topic, words in MODEL_CARD_SECTIONS.items() if not any(w in h for h in headings for w in words)]
 
 
@@ -139,14 +142,6 @@ def _vendor_imports(config: Path) -> bool:
             config.write_text(json.dumps(data, indent=4) + "\n")
             return True
     return False
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def package_bundle(bundle: str, out: str, overwrite: bool = False) -> Path:
@@ -195,7 +190,7 @@ def package_bundle(bundle: str, out: str, overwrite: bool = False) -> Path:
             lines += [
                 f'  - path: "{rel}"',
                 '    url: ""',
-                f'    hash_val: "{_sha256(path)}"',
+                f'    hash_val: "{file_sha256(path)}"',
                 '    hash_type: "sha256"',
             ]
             lines.append(f"    size_bytes: {path.stat().st_size}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gzip
+import hashlib
 import logging
 import os
 import shutil
@@ -25,6 +26,7 @@ __all__ = [
     "check_orthogonal",
     "check_output_folder",
     "check_voxel_size",
+    "file_sha256",
     "frame_interval_ms",
     "load_nifti",
     "nifti_stem",
@@ -299,6 +301,15 @@ def _put_in_place(tmp: str | os.PathLike, path: Path, overwrite: bool) -> None:
         os.replace(tmp, path)
         return
     os.unlink(tmp)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes (hex), read in blocks: the identity of weights in manifests and packages."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:

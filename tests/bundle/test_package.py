@@ -131,3 +131,12 @@ def test_existing_package_is_not_overwritten(gemini_zip):
     with pytest.raises(InputError, match="exists"):
         package_bundle("gemini_gan_bundle", str(gemini_zip.parent))
     assert gemini_zip.stat().st_mtime_ns == before
+
+
+def test_model_card_topics_are_read_from_headings_not_code(tmp_path):
+    from custom_networks.package import _check_model_card
+
+    card = tmp_path / "README.md"
+    card.write_text("# Model\n## Data\n## Training\n## Results\n## Commands\n```bash\n# limitations: a comment\n```\n")
+    assert _check_model_card(card) == ["limitations", "license and citation"]
+    assert _check_model_card(REPO / "gemini_gan_bundle" / "docs" / "README.md") == []
