@@ -1,4 +1,5 @@
-"""Shared helpers: NIfTI and DICOM input/output with clear errors and atomic writes; how commands end on bad input."""
+"""How commands end on bad input (the one CLI runner), and the former home of the NIfTI / DICOM I/O now in
+:mod:`custom_networks.core` (re-exported here so that existing imports keep working)."""
 
 from __future__ import annotations
 

@@ -116,6 +116,9 @@ def test_nothing_to_open(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no DICOM series and no .nii"):
         open_cine(tmp_path / "empty")
+    nib.save(nib.Nifti1Image(np.zeros((4, 4, 3, 0), np.float32), np.eye(4)), tmp_path / "t0.nii.gz")
+    with pytest.raises(InputError, match="T = 0 frames"):
+        open_cine(tmp_path / "t0.nii.gz")
     _save(tmp_path / "five.nii.gz", np.zeros((4, 4, 3, 2, 2)) + 1)
     with pytest.raises(InputError, match="3D or 4D"):
         open_cine(tmp_path / "five.nii.gz")
