@@ -17,6 +17,7 @@ from custom_networks.core.geometry import (
     spacing_from_affine,
 )
 from custom_networks.core.itk_bridge import RAS_TO_LPS, array_from_image, image_from_array, lps_geometry
+from custom_networks.core.label_maps import Annotation, LabelValueError, load_label, read_annotation
 from custom_networks.core.labels import CLASS_NAMES, FOREGROUND_LABELS, LABEL_COLORS, LABEL_NAMES, NUM_CLASSES
 from custom_networks.core.nifti import (
     InputError,
@@ -38,9 +39,11 @@ __all__ = [
     "LABEL_NAMES",
     "NUM_CLASSES",
     "RAS_TO_LPS",
+    "Annotation",
     "CineSource",
     "DicomSeries",
     "InputError",
+    "LabelValueError",
     "NiftiFrameWriter",
     "apply_affine",
     "array_from_image",
@@ -53,11 +56,13 @@ __all__ = [
     "image_from_array",
     "is_dicom_folder",
     "list_dicom_series",
+    "load_label",
     "load_nifti",
     "lps_geometry",
     "mean_dice",
     "nifti_stem",
     "open_cine",
+    "read_annotation",
     "read_dicom_series",
     "resample_to_grid",
     "rotation_matrix",

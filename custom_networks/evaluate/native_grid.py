@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import numpy as np
 
 from custom_networks.core.geometry import resample_to_grid, slice_axis_of, spacing_from_affine
+from custom_networks.core.label_maps import Annotation
 from custom_networks.core.overlap import dice
 from custom_networks.evaluate.scores import CLASS_NAMES
 from custom_networks.metrics.clinical import MYOCARDIAL_DENSITY_G_PER_ML, ejection_fraction
@@ -52,35 +52,6 @@ PROFILES = ("centre", "slab")
 SLAB_SAMPLES = 7
 #: Clinical indices of :func:`native_clinical_scores`.
 INDICES = ("LVEDV_ml", "LVESV_ml", "LVEF", "LVM_g", "RVEDV_ml", "RVESV_ml", "RVEF")
-
-
-@dataclass(frozen=True)
-class Annotation:
-    """Which classes were labelled, and on which slices, in one manual label map.
-
-    Args:
-        slices: class -> indices of the slices (along the slice axis) on which that class was labelled; a class
-            absent from the mapping was not labelled at all.
-        num_slices: number of slices of the stack.
-    """
-
-    slices: Mapping[int, tuple[int, ...]]
-    num_slices: int
-
-    @classmethod
-    def full(cls, num_slices: int, classes: Sequence[int] = (1, 2, 3)) -> Annotation:
-        """Every class labelled on every slice (ACDC, M&Ms)."""
-        return cls({int(c): tuple(range(num_slices)) for c in classes}, num_slices)
-
-    def labelled(self, c: int) -> bool:
-        """Whether class ``c`` was labelled on at least one slice."""
-        return bool(self.slices.get(int(c)))
-
-    def slice_mask(self, c: int) -> np.ndarray:
-        """Boolean ``(num_slices,)``: the slices on which class ``c`` was labelled."""
-        mask = np.zeros(self.num_slices, bool)
-        mask[list(self.slices.get(int(c), ()))] = True
-        return mask
 
 
 def labels_on_native_grid(

@@ -20,6 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from custom_networks.core.geometry import resample_to_grid, slice_axis_of, spacing_from_affine
+from custom_networks.core.label_maps import LabelValueError, load_label
 from custom_networks.core.nifti import InputError, load_nifti
 from custom_networks.evaluate.cases import ReferenceCase, find_methods, find_predictions, find_references, phase_of
 from custom_networks.evaluate.scores import (
@@ -36,10 +37,6 @@ __all__ = ["CaseResult", "Evaluation", "LabelValueError", "load_label", "on_grid
 logger = logging.getLogger(__name__)
 
 NUM_CLASSES = 4
-
-
-class LabelValueError(InputError):
-    """A label map holds values outside the project's classes."""
 
 
 @dataclass
@@ -82,32 +79,6 @@ class Evaluation:
     skipped: list[tuple[str, str, str]] = field(default_factory=list)
     timing: dict[str, dict] = field(default_factory=dict)
     methods: dict[str, Path] = field(default_factory=dict)
-
-
-def load_label(path: Path, label_map: Mapping[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Read a label map (integer values stored as floats are accepted), map values, and check they are classes 0-3.
-
-    Raises:
-        LabelValueError: non-integer values, or values outside 0-3 after mapping (named, with the hint to map RV = 4).
-    """
-    data, affine = load_nifti(path, dtype=np.float32)
-    label = np.rint(data).astype(np.int64)
-    off = np.abs(data - label) > 1e-3
-    if off.any():
-        raise LabelValueError(
-            f"{path}: non-integer label values (e.g. {float(data[off].flat[0]):g} in {int(off.sum())} voxels): "
-            "not a label map (an image or a resampled probability map?)"
-        )
-    if label_map:
-        mapped = label.copy()
-        for src, dst in label_map.items():
-            mapped[label == int(src)] = int(dst)
-        label = mapped
-    bad = sorted(set(np.unique(label).tolist()) - set(range(NUM_CLASSES)))
-    if bad:
-        hint = " (files using 4 for RV: pass --label_map '{4: 3}')" if bad == [4] else ""
-        raise LabelValueError(f"{path}: label values {bad} outside 0-{NUM_CLASSES - 1}{hint}")
-    return label.astype(np.uint8), affine
 
 
 def _same_grid(shape_a, affine_a, shape_b, affine_b) -> bool:

@@ -13,7 +13,6 @@ IEEE TMI 2021; non-commercial), ``sunnybrook`` (Radau et al., MIDAS Journal 2009
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,10 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from custom_networks.core.geometry import slice_axis_of
+from custom_networks.core.label_maps import Annotation, load_label, read_annotation
 from custom_networks.core.nifti import InputError, load_nifti
 from custom_networks.evaluate.cases import phase_of
-from custom_networks.evaluate.native_grid import Annotation
-from custom_networks.evaluate.pipeline import load_label
 
 __all__ = ["REAL_SETS", "RealCase", "find_real_cases", "load_real_case"]
 
@@ -127,22 +125,7 @@ def load_real_case(case: RealCase) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
             f"{case.label}: grid {label.shape} differs from its image's {image.shape} "
             f"(max affine difference {np.abs(label_affine - affine).max():.3g} mm)"
         )
-    axis = slice_axis_of(affine)
-    num_slices = image.shape[axis]
-    if case.slices_json is None:
-        annotation = Annotation.full(num_slices)
-    else:
-        try:
-            spec = json.loads(case.slices_json.read_text())
-            by_label = {int(c): tuple(int(k) for k in ks) for c, ks in spec["labelled_slices_by_label"].items()}
-        except (ValueError, KeyError, TypeError) as err:
-            raise InputError(f"{case.slices_json}: unreadable labelled-slices file ({err})") from err
-        if int(spec.get("slice_axis", axis)) != axis:
-            raise InputError(f"{case.slices_json}: slice axis {spec['slice_axis']} but the image's is {axis}")
-        bad = [k for ks in by_label.values() for k in ks if not 0 <= k < num_slices]
-        if bad:
-            raise InputError(f"{case.slices_json}: slice {bad[0]} outside the stack's {num_slices} slices")
-        annotation = Annotation(by_label, num_slices)
+    annotation = read_annotation(case.slices_json, slice_axis_of(affine), image.shape[slice_axis_of(affine)])
     labelled = [c for c in (1, 2, 3) if annotation.labelled(c)]
     if not any((label == c).any() for c in labelled):
         raise InputError(f"{case.label}: manual label is empty (no labelled structure present)")

@@ -42,6 +42,8 @@ def test_core_imports_nothing_else_of_the_project():
         ("custom_networks.transforms.hr_grid", "custom_networks.core.geometry", ["hr_grid_for", "slice_axis_of"]),
         ("custom_networks.data.tissues", "custom_networks.core.labels", ["LABEL_NAMES"]),
         ("custom_networks.evaluate.scores", "custom_networks.core.labels", ["CLASS_NAMES"]),
+        ("custom_networks.evaluate.pipeline", "custom_networks.core.label_maps", ["load_label", "LabelValueError"]),
+        ("custom_networks.evaluate.native_grid", "custom_networks.core.label_maps", ["Annotation"]),
     ],
 )
 def test_old_paths_are_the_same_objects(old, new, names):
