@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .fine_tune_trainer import FineTuneTrainer
 from .joint_evaluator import JointEvaluator
 from .joint_gan_trainer import JointGanTrainer
 from .poly_lr import PolynomialDecayLR
@@ -19,6 +20,7 @@ from .utils import (
 
 __all__ = [
     "GENERATOR_OUTPUTS",
+    "FineTuneTrainer",
     "JointEvaluator",
     "JointGanTrainer",
     "JointPrepareBatch",

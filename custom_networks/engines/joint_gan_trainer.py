@@ -197,6 +197,14 @@ class JointGanTrainer(TwoOptimizerTrainer):
         """The generator (alias, for handlers written for ``SupervisedTrainer``)."""
         return self.generator
 
+    def _generator_terms(self, **kwargs: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """The generator loss terms of this iteration (``g_loss``'s dict); subclasses add terms here.
+
+        Args:
+            kwargs: ``sr``, ``hr_image``, ``seg_logits``, ``hr_label``, ``fake_scores`` (see ``g_loss``).
+        """
+        return self.g_loss(**kwargs)
+
     def _iteration(self, engine: JointGanTrainer, batchdata: dict[str, torch.Tensor]) -> dict:
         """One generator step then (with a discriminator) one discriminator step.
 
@@ -245,7 +253,9 @@ class JointGanTrainer(TwoOptimizerTrainer):
                 fake_scores = discriminator(conditioned_pair(sr, seg))
             engine.fire_event(AdversarialIterationEvents.GENERATOR_DISCRIMINATOR_FORWARD_COMPLETED)
 
-        g_terms = engine.g_loss(sr=sr, hr_image=hr_image, seg_logits=seg, hr_label=label, fake_scores=fake_scores)
+        g_terms = engine._generator_terms(
+            sr=sr, hr_image=hr_image, seg_logits=seg, hr_label=label, fake_scores=fake_scores
+        )
         output[Keys.LOSS] = g_terms["loss"].detach()
         output.update({f"g_{k}": v.detach() for k, v in g_terms.items() if k != "loss"})
         engine.fire_event(IterationEvents.LOSS_COMPLETED)

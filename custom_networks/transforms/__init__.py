@@ -6,16 +6,20 @@ from __future__ import annotations
 
 from custom_networks.transforms.calibrate import CalibrateIntensityd
 from custom_networks.transforms.hr_grid import ResampleToHRGridd, hr_grid_for, slice_axis_of
+from custom_networks.transforms.load_manual_label import LoadManualLabeld
 from custom_networks.transforms.save import SaveNiftid, output_stem
 from custom_networks.transforms.save_cine import SaveCineFramed
 from custom_networks.transforms.stack_io import LoadStackd
+from custom_networks.transforms.to_label_grid import ToLabelGridd
 
 __all__ = [
     "CalibrateIntensityd",
+    "LoadManualLabeld",
     "LoadStackd",
     "ResampleToHRGridd",
     "SaveCineFramed",
     "SaveNiftid",
+    "ToLabelGridd",
     "hr_grid_for",
     "output_stem",
     "slice_axis_of",
