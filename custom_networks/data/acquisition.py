@@ -18,7 +18,7 @@ from scipy import ndimage
 from custom_networks.core.geometry import apply_affine, centered_grid_affine, resample_to_grid, spacing_from_affine
 from custom_networks.data.appearance import gaussian_psf
 
-__all__ = ["StackProtocol", "sample_slice_shifts", "simulate_stack", "stack_geometry", "stack_to_hr"]
+__all__ = ["StackProtocol", "acquire_image", "sample_slice_shifts", "simulate_stack", "stack_geometry", "stack_to_hr"]
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,30 @@ def _sample_points(lr_shape, lr_affine, hr_affine, shifts_mm) -> np.ndarray:
     return np.moveaxis(apply_affine(np.linalg.inv(hr_affine), world), -1, 0)
 
 
+def acquire_image(
+    obj: np.ndarray, hr_affine: np.ndarray, protocol: StackProtocol, shifts_mm: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Acquire the stack of an object: ``(lr_image, lr_affine, points)``, noise-free.
+
+    Args:
+        obj: noise-free object intensities on the HR grid.
+        hr_affine: affine of the HR grid.
+        protocol: stack geometry.
+        shifts_mm: per-slice in-plane shifts ``(n_slices, 2)`` in mm (see :func:`sample_slice_shifts`).
+
+    Returns:
+        The stack, its affine and the HR voxel coordinates each stack voxel sampled (``(3, *lr_shape)``).
+    """
+    lr_shape, lr_affine = stack_geometry(obj.shape, hr_affine, protocol)
+    if shifts_mm.shape != (lr_shape[2], 2):
+        raise ValueError(f"shifts_mm must have shape ({lr_shape[2]}, 2), got {shifts_mm.shape}")
+    spacing = spacing_from_affine(hr_affine)
+    fwhm = (protocol.inplane_spacing, protocol.inplane_spacing, protocol.slice_thickness)
+    points = _sample_points(lr_shape, lr_affine, hr_affine, shifts_mm)
+    lr_image = ndimage.map_coordinates(gaussian_psf(obj, fwhm, spacing), points, order=1, mode="nearest")
+    return lr_image.astype(np.float32), lr_affine, points
+
+
 def simulate_stack(
     obj: np.ndarray,
     label: np.ndarray,
@@ -113,19 +137,15 @@ def simulate_stack(
         shifts_mm: per-slice in-plane shifts ``(n_slices, 2)`` in mm (see :func:`sample_slice_shifts`).
         num_classes: number of label classes.
     """
-    lr_shape, lr_affine = stack_geometry(obj.shape, hr_affine, protocol)
-    if shifts_mm.shape != (lr_shape[2], 2):
-        raise ValueError(f"shifts_mm must have shape ({lr_shape[2]}, 2), got {shifts_mm.shape}")
+    lr_image, lr_affine, points = acquire_image(obj, hr_affine, protocol, shifts_mm)
     spacing = spacing_from_affine(hr_affine)
     fwhm = (protocol.inplane_spacing, protocol.inplane_spacing, protocol.slice_thickness)
-    points = _sample_points(lr_shape, lr_affine, hr_affine, shifts_mm)
-    lr_image = ndimage.map_coordinates(gaussian_psf(obj, fwhm, spacing), points, order=1, mode="nearest")
     probs = [
         ndimage.map_coordinates(gaussian_psf((label == c).astype(np.float32), fwhm, spacing), points, order=1)
         for c in range(num_classes)
     ]
     lr_label = np.argmax(np.stack(probs), axis=0).astype(np.uint8)
-    return lr_image.astype(np.float32), lr_label, lr_affine
+    return lr_image, lr_label, lr_affine
 
 
 def stack_to_hr(

@@ -25,13 +25,16 @@ __all__ = ["FILE_KEYS", "case_name", "ensure_dataset", "split_subjects", "synthe
 
 logger = logging.getLogger(__name__)
 
-#: Datalist key -> file stem. ``image`` is the network input (stack interpolated onto the HR grid).
+#: Datalist key -> file stem. ``image`` is the network input (stack interpolated onto the HR grid); ``tissue`` the HR
+#: tissue map (every class of the synthetic thorax, ``custom_networks.data.tissues.Tissue``) that on-the-fly
+#: randomised synthesis renders anew for every training sample.
 FILE_KEYS = {
     "image": "lr_on_hr",
     "label": "hr_label",
     "hr_image": "hr_image",
     "lr_image": "lr_image",
     "lr_label": "lr_label",
+    "tissue": "hr_tissue",
 }
 
 
@@ -138,7 +141,7 @@ def synthesize_dataset(
                         getattr(vols, stem),
                         vols.lr_affine if is_lr else subject.hr_affine,
                         folder / f"{stem}.nii.gz",
-                        label=stem.endswith("label"),
+                        label=stem.endswith(("label", "tissue")),
                     )
                     entry[key] = f"{name}/{phase}/{stem}.nii.gz"
                 datalist[split_of[i]].append(entry)

@@ -34,6 +34,7 @@ class PhaseVolumes:
     lr_on_hr: np.ndarray
     lr_affine: np.ndarray
     shifts_mm: np.ndarray
+    hr_tissue: np.ndarray | None = None
 
 
 @dataclass
@@ -77,7 +78,7 @@ def _acquire(
     lr_clean, lr_label, lr_affine = simulate_stack(obj, label, hr_affine, protocol, shifts)
     lr_image = add_rician_noise(lr_clean, domain.noise_lr * sigma_blood, seeds[1])
     lr_on_hr = stack_to_hr(lr_image, lr_affine, tissue.shape, hr_affine, order=interp_order)
-    return PhaseVolumes(hr_image, label, lr_image, lr_label, lr_on_hr, lr_affine, shifts)
+    return PhaseVolumes(hr_image, label, lr_image, lr_label, lr_on_hr, lr_affine, shifts, tissue.astype(np.uint8))
 
 
 def generate_subject(

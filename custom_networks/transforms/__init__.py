@@ -7,6 +7,7 @@ from __future__ import annotations
 from custom_networks.transforms.calibrate import CalibrateIntensityd
 from custom_networks.transforms.hr_grid import ResampleToHRGridd, hr_grid_for, slice_axis_of
 from custom_networks.transforms.load_manual_label import LoadManualLabeld
+from custom_networks.transforms.rand_stack_synthesis import RandStackSynthesisd, SynthesisRanges
 from custom_networks.transforms.save import SaveNiftid, output_stem
 from custom_networks.transforms.save_cine import SaveCineFramed
 from custom_networks.transforms.stack_io import LoadStackd
@@ -16,9 +17,11 @@ __all__ = [
     "CalibrateIntensityd",
     "LoadManualLabeld",
     "LoadStackd",
+    "RandStackSynthesisd",
     "ResampleToHRGridd",
     "SaveCineFramed",
     "SaveNiftid",
+    "SynthesisRanges",
     "ToLabelGridd",
     "hr_grid_for",
     "output_stem",

@@ -33,8 +33,20 @@ def test_dataset_layout_and_datalist(small_dataset):
         for item in load_decathlon_datalist(
             small_dataset / "dataset.json", data_list_key=split, base_dir=small_dataset
         ):
-            for key in ("image", "label", "hr_image", "lr_image", "lr_label"):
+            for key in ("image", "label", "hr_image", "lr_image", "lr_label", "tissue"):
                 assert nib.load(item[key]).shape[:3]
+
+
+def test_tissue_map_holds_the_thorax_and_gives_the_labels(small_dataset):
+    from custom_networks.data.tissues import Tissue, tissue_to_label
+
+    case = small_dataset / "sub-0000" / "ED"
+    tissue, label = nib.load(case / "hr_tissue.nii.gz"), nib.load(case / "hr_label.nii.gz")
+    np.testing.assert_allclose(tissue.affine, label.affine)
+    assert tissue.get_data_dtype() == np.uint8
+    values = np.asarray(tissue.dataobj)
+    np.testing.assert_array_equal(tissue_to_label(values), np.asarray(label.dataobj))
+    assert {Tissue.LUNG, Tissue.FAT, Tissue.MUSCLE, Tissue.OTHER_BLOOD} <= set(np.unique(values).tolist())
 
 
 def test_nifti_geometry_and_types(small_dataset):
