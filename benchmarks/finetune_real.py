@@ -1,0 +1,148 @@
+"""Fine-tuning on one labelled real set, measured on the others with the real-scan yardstick.
+
+Usage::
+
+    python benchmarks/finetune_real.py --data ../shared/data/real_labelled --train_set acdc \\
+        --eval_sets mnms,sunnybrook --work DIR --out benchmarks/results/finetune_acdc [--max_epochs 12]
+
+1. Fine-tunes the shipped Gemini-GAN weights on ``<data>/<train_set>`` with ``configs/finetune_real.json`` (layered
+   on ``train.json``; its subjects split 80 / 20 for training and validation), through ``monai.bundle``; resumable:
+   a second call with the same ``--work`` continues from the newest checkpoint (``--max_epochs`` is the total).
+   Command and log: ``<work>/train.log``.
+2. Scores the shipped bundle and a copy of it holding the fine-tuned weights (``<work>/bundle``) on ``eval_sets``
+   with ``benchmarks/real_scans.py`` (native-grid Dice, clinical indices), and writes ``<out>/summary.md`` with
+   both, and the validation Dice of every validation epoch on the training set's held-out subjects.
+
+Weights trained on ACDC or M&Ms (non-commercial) are never committed or shipped: ``--work`` must lie outside the
+repository.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import fire
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from real_scans import run as real_scans  # noqa: E402
+
+from custom_networks.core.nifti import InputError, atomic_output_dir  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+CLASSES = ("lv", "myo", "rv")
+logger = logging.getLogger("finetune_real")
+
+
+def _train(data: Path, work: Path, max_epochs: int, val_interval: int) -> str:
+    configs = REPO / "gemini_gan_bundle" / "configs"
+    cmd = [
+        sys.executable, "-m", "monai.bundle", "run",
+        "--config_file", str([str(configs / "train.json"), str(configs / "finetune_real.json")]),
+        "--meta_file", str(configs / "metadata.json"),
+        "--real_data", str(data),
+        "--output_dir", str(work / "runs"), "--ckpt_dir", str(work / "models"),
+        "--max_epochs", str(max_epochs), "--val_interval", str(val_interval), "--resume", "True",
+    ]  # fmt: skip
+    with open(work / "train.log", "a") as log:
+        log.write(f"\n$ {' '.join(cmd)}\n")
+        log.flush()
+        code = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+    if code != 0:
+        raise RuntimeError(f"fine-tuning failed (exit {code}); see {work / 'train.log'}")
+    return " ".join(cmd)
+
+
+def _mean_dice(cases_csv: Path) -> dict[str, dict[str, float]]:
+    sums: dict[str, dict[str, list[float]]] = {}
+    with open(cases_csv) as fh:
+        for row in csv.DictReader(fh):
+            per = sums.setdefault(row["set"], {c: [] for c in (*CLASSES, "missed")})
+            for c in CLASSES:
+                if row[f"dice_{c}"] not in ("", "nan"):
+                    per[c].append(float(row[f"dice_{c}"]))
+            per["missed"].append(float(row["heart_missed"] == "True"))
+    return {s: {k: (sum(v) / len(v) if v else float("nan")) for k, v in per.items()} | {"n": len(per["missed"])}
+            for s, per in sums.items()}  # fmt: skip
+
+
+def run(
+    data: str = "../shared/data/real_labelled",
+    train_set: str = "acdc",
+    eval_sets: str = "mnms,sunnybrook",
+    work: str = "/tmp/finetune_real",
+    out: str = "benchmarks/results/finetune_real",
+    max_epochs: int = 12,
+    val_interval: int = 3,
+    overwrite: bool = False,
+) -> Path:
+    """Fine-tune on ``train_set``, score shipped and fine-tuned weights on ``eval_sets``; see the module docstring."""
+    data_path, work_path = Path(data), Path(work).resolve()
+    if not (data_path / train_set).is_dir():
+        raise InputError(f"{data_path / train_set}: training set not found")
+    if work_path.is_relative_to(REPO):
+        raise InputError(f"--work {work_path}: must lie outside the repository (weights of non-commercial data)")
+    work_path.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    command = _train((data_path / train_set).resolve(), work_path, max_epochs, val_interval)
+    train_s = time.perf_counter() - start
+    bundle = work_path / "bundle"
+    shutil.rmtree(bundle, ignore_errors=True)
+    shutil.copytree(REPO / "gemini_gan_bundle" / "configs", bundle / "configs")
+    (bundle / "models").mkdir()
+    shutil.copy(work_path / "models" / "model.pt", bundle / "models" / "model.pt")
+    scores = {}
+    for name, folder in (("shipped", REPO / "gemini_gan_bundle"), (f"fine-tuned on {train_set}", bundle)):
+        report = work_path / f"yardstick_{'shipped' if name == 'shipped' else 'finetuned'}"
+        real_scans(data=data, out=report, bundle=folder, sets=eval_sets, held_out=False, figures=False,
+                   work=report.with_name(report.name + "_work"), overwrite=True)  # fmt: skip
+        scores[name] = _mean_dice(report / "cases.csv")
+    log = (work_path / "train.log").read_text(errors="replace")
+    curve = re.findall(
+        r"Epoch\[(\d+)\] Metrics -- val_dice_lv: ([\d.]+) val_dice_myo: ([\d.]+) val_dice_rv: ([\d.]+)", log
+    )
+    lines = [
+        f"# Fine-tuning on {train_set}, measured on {eval_sets}",
+        "",
+        "Made by: `.venv/bin/python benchmarks/finetune_real.py --data ../shared/data/real_labelled "
+        f"--train_set {train_set} --eval_sets {eval_sets} --work WORK --out {out} --max_epochs {max_epochs}` "
+        f"(training {train_s / 60:.0f} min in this call on 2 CPU cores; the weights stay in WORK, never shipped).",
+        "",
+        f"Training command: `{command.replace(str(REPO) + '/', '')}`",
+        "",
+        "Native-grid Dice (mean over stacks; labelled slices and classes only) by `benchmarks/real_scans.py`:",
+        "",
+        "| weights | set | stacks | heart missed | Dice LV blood pool | Dice LV myocardium | Dice RV |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, per_set in scores.items():
+        for s, v in sorted(per_set.items()):
+            dice = " | ".join("n/a" if v[c] != v[c] else f"{v[c]:.3f}" for c in CLASSES)
+            lines.append(f"| {name} | {s} | {v['n']} | {round(v['missed'] * v['n'])} | {dice} |")
+    lines += ["", f"Validation Dice on the held-out {train_set} subjects (20 %), by epoch:", "",
+              "| epoch | LV | myocardium | RV |", "| --- | --- | --- | --- |",
+              *[f"| {e} | {lv} | {myo} | {rv} |" for e, lv, myo, rv in curve]]  # fmt: skip
+    with atomic_output_dir(out, overwrite=overwrite) as tmp:
+        (tmp / "summary.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return Path(out)
+
+
+def main(*args, **kwargs) -> None:
+    """Command line; user errors print one line and exit with status 2."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        run(*args, **kwargs)
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from err
+
+
+if __name__ == "__main__":
+    fire.Fire(main)
