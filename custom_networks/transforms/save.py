@@ -13,7 +13,8 @@ import torch
 from monai.transforms import MapTransform
 
 from custom_networks.core.geometry import resample_to_grid
-from custom_networks.core.nifti import nifti_stem, save_nifti
+from custom_networks.core.labels import LABEL_NAMES
+from custom_networks.core.nifti import nifti_stem, save_nifti, write_text_atomic
 
 __all__ = ["SaveNiftid", "output_stem"]
 
@@ -42,6 +43,9 @@ class SaveNiftid(MapTransform):
     grid (logits: softmax probabilities, linear, then argmax; label map: nearest neighbour), using the metadata
     ``lr_affine``/``lr_shape`` set by
     :class:`~custom_networks.transforms.ResampleToHRGridd`).
+
+    A label map without any heart class, or without one of them, is still written, with a warning in the log and a
+    row in ``<output_dir>/warnings.csv`` (input, what is missing): an empty label map is never silent.
 
     Args:
         keys: keys to write.
@@ -78,6 +82,23 @@ class SaveNiftid(MapTransform):
         self.name_key = name_key
         self.overwrite = overwrite
         self._last = time.perf_counter()
+        self._warnings: list[tuple[str, str]] = []
+
+    def _check_heart(self, labels: np.ndarray, name: str, source: str) -> None:
+        """Say so, in the log and in ``<output_dir>/warnings.csv``, when a label map misses the heart or part of it."""
+        present = set(np.unique(labels).tolist())
+        missing = [LABEL_NAMES[c] for c in (1, 2, 3) if c not in present]
+        if not missing:
+            return
+        problem = (
+            "no heart found: the label map is empty"
+            if len(missing) == 3
+            else f"no {', no '.join(missing)} found in the label map"
+        ) + " (is the stack a short-axis cine within the model's trained range? see the model card)"
+        logger.warning("%s: %s", source, problem)
+        self._warnings.append((source, problem))
+        lines = ["input,warning"] + [f'"{a}","{b}"' for a, b in self._warnings]
+        write_text_atomic(self.output_dir / "warnings.csv", "\n".join(lines) + "\n")
 
     def __call__(self, data: Mapping) -> dict:
         """Write every key of one case."""
@@ -96,6 +117,7 @@ class SaveNiftid(MapTransform):
                 is_map = array.shape[0] == 1  # a label map (argmax already taken), else class logits/probabilities
                 labels = np.rint(array[0]).astype(np.uint8) if is_map else np.argmax(array, axis=0)
                 save_nifti(labels, affine, path, label=True, overwrite=self.overwrite)
+                self._check_heart(labels, name, str(meta.get("filename_or_obj", name)))
                 if self.on_input_grid and "lr_affine" in meta:
                     src_affine = np.asarray(meta["lr_affine"], dtype=float)
                     src_shape = tuple(int(s) for s in np.asarray(meta["lr_shape"]))

@@ -1,0 +1,42 @@
+"""SaveNiftid: outputs in world coordinates, and a label map that misses the heart is said, never silent."""
+
+from __future__ import annotations
+
+import logging
+
+import nibabel as nib
+import numpy as np
+import torch
+from monai.data import MetaTensor
+
+from custom_networks.transforms import SaveNiftid
+
+AFFINE = np.diag([1.25, 1.25, 2.0, 1.0])
+
+
+def _item(labels, source):
+    pred = MetaTensor(torch.as_tensor(labels[None].astype(np.float32)), affine=torch.as_tensor(AFFINE))
+    pred.meta["filename_or_obj"] = source
+    return {"pred": pred}
+
+
+def test_empty_and_partial_label_maps_are_written_with_a_warning(tmp_path, caplog):
+    save = SaveNiftid("pred", output_dir=str(tmp_path), postfixes=["seg"])
+    full = np.zeros((8, 8, 4), np.uint8)
+    full[1:3, 1:3, 1] = 1
+    full[3:5, 1:3, 1] = 2
+    full[5:7, 1:3, 1] = 3
+    lv_only = np.where(full == 1, 1, 0).astype(np.uint8)
+    with caplog.at_level(logging.WARNING):
+        save(_item(full, "/data/good.nii.gz"))
+        save(_item(np.zeros((8, 8, 4), np.uint8), "/data/empty.nii.gz"))
+        save(_item(lv_only, "/data/lv_only.nii.gz"))
+    for name in ("good", "empty", "lv_only"):
+        written = nib.load(tmp_path / f"{name}_seg.nii.gz")
+        np.testing.assert_allclose(written.affine, AFFINE)
+    assert "/data/empty.nii.gz: no heart found" in caplog.text
+    assert "/data/good.nii.gz" not in caplog.text
+    rows = (tmp_path / "warnings.csv").read_text().splitlines()
+    assert rows[0] == "input,warning" and len(rows) == 3
+    assert "empty.nii.gz" in rows[1] and "no heart found" in rows[1]
+    assert "lv_only.nii.gz" in rows[2] and "no LV myocardium, no RV found" in rows[2]
