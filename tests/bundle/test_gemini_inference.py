@@ -83,7 +83,11 @@ def test_cine_frame_selection_and_bad_inputs_leave_no_output(tiny_dataset, tiny_
     assert "cine.nii.gz: 4D cine with 2 frames" in repr(err.value.__cause__) + str(err.getrepr())
     assert not (tmp_path / "none").exists() or not any((tmp_path / "none").iterdir())
     _infer(cine, tmp_path / "f1", tiny_ckpt, features=TINY_FEATURES, frame=1, sr_output=False)
-    assert sorted(p.name for p in (tmp_path / "f1").iterdir()) == ["cine_frame1_seg.nii.gz"]  # the frame in the name
+    written = sorted(p.name for p in (tmp_path / "f1").iterdir())
+    # the frame in the name; the barely trained test network may miss classes, which warnings.csv then says
+    assert [n for n in written if n != "warnings.csv"] == ["cine_frame1_seg.nii.gz"]
+    if "warnings.csv" in written:
+        assert "cine.nii.gz" in (tmp_path / "f1" / "warnings.csv").read_text()
 
 
 @pytest.mark.skipif(not SHIPPED.is_file(), reason="models/model.pt not trained yet")
@@ -135,7 +139,8 @@ def test_generated_test_cases_get_one_output_pair_each(tiny_dataset, tiny_ckpt, 
     test = json.loads((tiny_dataset / "dataset.json").read_text())["test"]
     _infer(None, tmp_path / "out", tiny_ckpt, features=TINY_FEATURES, dataset_dir=str(tiny_dataset))
     expected = sorted(f"{item['subject']}_{item['phase']}_{kind}.nii.gz" for item in test for kind in ("seg", "sr"))
-    assert len(test) == 2 and sorted(p.name for p in (tmp_path / "out").iterdir()) == expected
+    written = sorted(p.name for p in (tmp_path / "out").iterdir() if p.name != "warnings.csv")  # tiny network
+    assert len(test) == 2 and written == expected
     for item in test:  # each output lies on the HR grid of its own case's stack
         seg = nib.load(tmp_path / "out" / f"{item['subject']}_{item['phase']}_seg.nii.gz")
         stack = nib.load(tiny_dataset / item["lr_image"])

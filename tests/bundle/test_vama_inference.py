@@ -82,7 +82,8 @@ def test_adapted_volume_covers_the_input_in_world_coordinates_and_chains_gemini(
     assert seg.shape == adapted.shape and seg.get_data_dtype() == np.uint8
     np.testing.assert_allclose(seg.affine, adapted.affine, atol=1e-5)
     # outputs written atomically: no temporary file left
-    assert sorted(p.name for p in out.iterdir()) == ["case_adapted.nii.gz", "case_adapted_seg.nii.gz"]
+    written = sorted(p.name for p in out.iterdir() if p.name != "warnings.csv")  # (the tiny Gemini may miss classes)
+    assert written == ["case_adapted.nii.gz", "case_adapted_seg.nii.gz"]
 
 
 def test_generated_target_test_cases_are_named_by_case(setup, tmp_path):
