@@ -26,6 +26,7 @@ CC0); the tables hold every group.
 from __future__ import annotations
 
 import csv
+import fnmatch
 import json
 import logging
 import math
@@ -109,7 +110,7 @@ def stack_statistics(image: np.ndarray, label: np.ndarray, affine: np.ndarray, c
     return out
 
 
-def _generated_rows(dataset: Path, randomised: int) -> list[dict]:
+def _generated_rows(dataset: Path, randomised: int, group: str = "generated") -> list[dict]:
     items = []
     meta = json.loads((dataset / "dataset.json").read_text())
     for split in ("training", "validation", "test"):
@@ -118,7 +119,7 @@ def _generated_rows(dataset: Path, randomised: int) -> list[dict]:
     for item in items:
         image, affine = load_nifti(dataset / item["lr_image"])
         label, _ = load_label(dataset / item["lr_label"])
-        rows.append({"group": "generated", "case": f"{item['subject']}_{item['phase']}",
+        rows.append({"group": group, "case": f"{item['subject']}_{item['phase']}",
                      **stack_statistics(image, label, affine)})  # fmt: skip
     if randomised:
         from custom_networks.transforms import RandStackSynthesisd
@@ -203,7 +204,7 @@ def run(
     generated: str = "gemini_gan_bundle/data/synthetic_source",
     sets: str | None = None,
     randomised: int = 0,
-    plot_groups: str = "generated,randomised,sunnybrook",
+    plot_groups: str = "generated*,randomised,sunnybrook",
     overwrite: bool = False,
 ) -> Path:
     """Statistics of generated and real stacks, side by side; see the module docstring.
@@ -211,19 +212,25 @@ def run(
     Args:
         data: the ``real_labelled`` folder.
         out: report folder (written complete or not at all).
-        generated: a generated dataset folder.
+        generated: generated dataset folder(s), comma-separated (one group each; the randomised draws use the last).
         sets: real sets (comma-separated; default all).
         randomised: number of randomised draws to add.
-        plot_groups: groups drawn in ``realism.png`` (default: the generated ones and Sunnybrook, CC0; ACDC and M&Ms
-            figures are not to be committed).
+        plot_groups: groups drawn in ``realism.png``, shell patterns (default: the generated ones and Sunnybrook,
+            CC0; ACDC and M&Ms figures are not to be committed).
         overwrite: replace an existing report.
     """
-    generated_path = Path(generated)
-    if not (generated_path / "dataset.json").is_file():
-        raise InputError(f"{generated_path}: no generated dataset (dataset.json); generate one with "
-                         "`python -m custom_networks.data generate`")  # fmt: skip
+    folders = [Path(g.strip()) for g in generated.split(",")] if isinstance(generated, str) else list(generated)
+    for folder in folders:
+        if not (Path(folder) / "dataset.json").is_file():
+            raise InputError(
+                f"{folder}: no generated dataset (dataset.json); make one with `python -m custom_networks.data synth`"
+            )
     sets_list = [x.strip() for x in sets.split(",")] if isinstance(sets, str) else None
-    rows = _generated_rows(generated_path, randomised) + _real_rows(Path(data), sets_list)
+    rows = []
+    for n, folder in enumerate(folders):
+        group = "generated" if len(folders) == 1 else f"generated {Path(folder).name}"
+        rows += _generated_rows(Path(folder), randomised if n == len(folders) - 1 else 0, group)
+    rows += _real_rows(Path(data), sets_list)
     groups = list(dict.fromkeys(r["group"] for r in rows))
     lines = [
         "# Generated vs real short-axis stacks",
@@ -251,7 +258,7 @@ def run(
             writer.writeheader()
             writer.writerows(rows)
         drawn = [g.strip() for g in plot_groups.split(",")] if isinstance(plot_groups, str) else list(plot_groups)
-        _plot(rows, [g for g in groups if g in drawn], tmp / "realism.png")
+        _plot(rows, [g for g in groups if any(fnmatch.fnmatch(g, d) for d in drawn)], tmp / "realism.png")
         (tmp / "summary.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return Path(out)
