@@ -19,7 +19,8 @@ slice (a slice left empty teaches "no heart here"). The best weights (Dice of th
 grids) replace the served ``models/model.pt``; the served model reloads them at the next request.
 
 Like MONAI Label's own bundle apps, the app serves **its copy** of the bundle, in ``<model_dir>/gemini_gan_bundle``
-(made at the first start from ``--conf bundle``), so training never writes into the source bundle.
+(made at the first start from ``--conf bundle``), so training never writes into the source bundle. The copy is kept
+across restarts (it holds the fine-tuned weights): delete it to serve the source bundle's current weights.
 
 ``--conf`` pairs: ``bundle`` (source bundle folder; default this repository's ``gemini_gan_bundle``), ``model_dir``
 (default ``monailabel_app/model``), ``synthetic_subjects`` (synthetic subjects generated for the mixed batches;
@@ -113,6 +114,8 @@ class GeminiGanApp(MONAILabelApp):
         if not Path(self.bundle).is_dir():
             logger.info("copying %s to %s (the served copy: training writes there)", source, self.bundle)
             shutil.copytree(source, self.bundle, ignore=shutil.ignore_patterns(*_OUTPUTS))
+        else:
+            logger.info("serving the existing copy %s (delete it to serve %s afresh)", self.bundle, source)
         super().__init__(
             app_dir=app_dir,
             studies=studies,
