@@ -25,7 +25,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import fire
@@ -83,15 +82,14 @@ def run(
     overwrite: bool = False,
 ) -> Path:
     """Fine-tune on ``train_set``, score shipped and fine-tuned weights on ``eval_sets``; see the module docstring."""
+    eval_sets = ",".join(eval_sets) if isinstance(eval_sets, list | tuple) else str(eval_sets)
     data_path, work_path = Path(data), Path(work).resolve()
     if not (data_path / train_set).is_dir():
         raise InputError(f"{data_path / train_set}: training set not found")
     if work_path.is_relative_to(REPO):
         raise InputError(f"--work {work_path}: must lie outside the repository (weights of non-commercial data)")
     work_path.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
     command = _train((data_path / train_set).resolve(), work_path, max_epochs, val_interval)
-    train_s = time.perf_counter() - start
     bundle = work_path / "bundle"
     shutil.rmtree(bundle, ignore_errors=True)
     shutil.copytree(REPO / "gemini_gan_bundle" / "configs", bundle / "configs")
@@ -104,6 +102,8 @@ def run(
                    work=report.with_name(report.name + "_work"), overwrite=True)  # fmt: skip
         scores[name] = _mean_dice(report / "cases.csv")
     log = (work_path / "train.log").read_text(errors="replace")
+    epoch_times = re.findall(r"FineTuneTrainer - INFO - Epoch\[\d+\] Complete. Time taken: (\d+):(\d+):([\d.]+)", log)
+    train_s = sum(int(h) * 3600 + int(m) * 60 + float(sec) for h, m, sec in epoch_times)
     curve = re.findall(
         r"Epoch\[(\d+)\] Metrics -- val_dice_lv: ([\d.]+) val_dice_myo: ([\d.]+) val_dice_rv: ([\d.]+)", log
     )
@@ -112,9 +112,10 @@ def run(
         "",
         "Made by: `.venv/bin/python benchmarks/finetune_real.py --data ../shared/data/real_labelled "
         f"--train_set {train_set} --eval_sets {eval_sets} --work WORK --out {out} --max_epochs {max_epochs}` "
-        f"(training {train_s / 60:.0f} min in this call on 2 CPU cores; the weights stay in WORK, never shipped).",
+        f"(training {train_s / 60:.0f} min over {len(epoch_times)} epochs on 2 shared CPU cores, from the epoch "
+        "times in WORK/train.log; the weights stay in WORK, never shipped).",
         "",
-        f"Training command: `{command.replace(str(REPO) + '/', '')}`",
+        f"Training command: `{command.replace(str(REPO) + '/', '').replace(str(data_path.resolve()), data)}`",
         "",
         "Native-grid Dice (mean over stacks; labelled slices and classes only) by `benchmarks/real_scans.py`:",
         "",
