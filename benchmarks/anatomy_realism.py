@@ -33,7 +33,6 @@ import math
 import sys
 from pathlib import Path
 
-import fire
 import numpy as np
 from scipy import ndimage
 
@@ -41,6 +40,7 @@ from custom_networks.core.geometry import slice_axis_of, spacing_from_affine
 from custom_networks.core.label_maps import load_label, read_annotation
 from custom_networks.core.nifti import InputError, atomic_output_dir, load_nifti, save_figure
 from custom_networks.evaluate.real_sets import find_real_cases
+from custom_networks.utils.cli import run_cli
 
 logger = logging.getLogger("anatomy_realism")
 
@@ -264,15 +264,9 @@ def run(
     return Path(out)
 
 
-def main(*args, **kwargs) -> None:
-    """Command line; user errors print one line and exit with status 2."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        run(*args, **kwargs)
-    except InputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        raise SystemExit(2) from err
-
-
 if __name__ == "__main__":
-    fire.Fire(main)
+    sys.exit(
+        run_cli(
+            run, name="benchmarks/anatomy_realism.py", path_options=("data", "out", "generated", "sets", "plot_groups")
+        )
+    )

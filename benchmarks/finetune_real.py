@@ -27,12 +27,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import fire
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from real_scans import run as real_scans  # noqa: E402
 
 from custom_networks.core.nifti import InputError, atomic_output_dir  # noqa: E402
+from custom_networks.utils.cli import run_cli  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CLASSES = ("lv", "myo", "rv")
@@ -135,15 +134,7 @@ def run(
     return Path(out)
 
 
-def main(*args, **kwargs) -> None:
-    """Command line; user errors print one line and exit with status 2."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        run(*args, **kwargs)
-    except InputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        raise SystemExit(2) from err
-
-
 if __name__ == "__main__":
-    fire.Fire(main)
+    sys.exit(
+        run_cli(run, name="benchmarks/finetune_real.py", path_options=("data", "work", "out", "train_set", "eval_sets"))
+    )
