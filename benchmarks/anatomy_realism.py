@@ -28,7 +28,6 @@ from __future__ import annotations
 import csv
 import fnmatch
 import json
-import logging
 import math
 import sys
 from pathlib import Path
@@ -41,8 +40,6 @@ from custom_networks.core.label_maps import load_label, read_annotation
 from custom_networks.core.nifti import InputError, atomic_output_dir, load_nifti, save_figure
 from custom_networks.evaluate.real_sets import find_real_cases
 from custom_networks.utils.cli import run_cli
-
-logger = logging.getLogger("anatomy_realism")
 
 ANATOMY = ("lv_ml", "myo_ml", "rv_ml", "lv_rv_ratio", "wall_mm")
 APPEARANCE = ("int_lv", "int_myo", "int_rv", "int_ring", "fov_mm")

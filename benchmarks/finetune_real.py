@@ -20,7 +20,6 @@ repository.
 from __future__ import annotations
 
 import csv
-import logging
 import re
 import shutil
 import subprocess
@@ -35,7 +34,6 @@ from custom_networks.utils.cli import run_cli  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CLASSES = ("lv", "myo", "rv")
-logger = logging.getLogger("finetune_real")
 
 
 def _train(data: Path, work: Path, max_epochs: int, val_interval: int) -> str:

@@ -46,6 +46,10 @@ REPO = Path(__file__).resolve().parents[1]
 _OUTPUTS = ("data", "runs", "eval", "__pycache__")
 
 
+#: The fine-tuning override MONAI Label training layers on ``train.json``.
+FINETUNE_CONFIG = "finetune_real.json"
+
+
 class FineTuneConstants(BundleConstants):
     """MONAI Label's bundle keys, with the fine-tuning config layered on ``train.json``."""
 
@@ -65,14 +69,11 @@ class FineTuneTrainTask(BundleTrainTask):
     def __init__(self, path: str, conf: dict[str, str]):
         super().__init__(path, conf, const=FineTuneConstants())
         if self.valid:
-            self.bundle_config_path = [
-                os.path.join(path, "configs", "train.json"),
-                os.path.join(path, "configs", "finetune_real.json"),
-            ]
+            self.bundle_config_path = [self.bundle_config_path, os.path.join(path, "configs", FINETUNE_CONFIG)]
 
     def _load_bundle_config(self, path, config):
         parser = ConfigParser()
-        parser.read_config([config, os.path.join(path, "configs", "finetune_real.json")])
+        parser.read_config([config, os.path.join(path, "configs", FINETUNE_CONFIG)])
         parser.config.update({self.const.key_bundle_root(): path})  # type: ignore[union-attr]
         return parser
 

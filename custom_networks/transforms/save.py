@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import os
 import time
@@ -84,7 +86,7 @@ class SaveNiftid(MapTransform):
         self._last = time.perf_counter()
         self._warnings: list[tuple[str, str]] = []
 
-    def _check_heart(self, labels: np.ndarray, name: str, source: str) -> None:
+    def _check_heart(self, labels: np.ndarray, source: str) -> None:
         """Say so, in the log and in ``<output_dir>/warnings.csv``, when a label map misses the heart or part of it."""
         present = set(np.unique(labels).tolist())
         missing = [LABEL_NAMES[c] for c in (1, 2, 3) if c not in present]
@@ -97,8 +99,9 @@ class SaveNiftid(MapTransform):
         ) + " (is the stack a short-axis cine within the model's trained range? see the model card)"
         logger.warning("%s: %s", source, problem)
         self._warnings.append((source, problem))
-        lines = ["input,warning"] + [f'"{a}","{b}"' for a, b in self._warnings]
-        write_text_atomic(self.output_dir / "warnings.csv", "\n".join(lines) + "\n")
+        buffer = io.StringIO()
+        csv.writer(buffer).writerows([("input", "warning"), *self._warnings])
+        write_text_atomic(self.output_dir / "warnings.csv", buffer.getvalue())
 
     def __call__(self, data: Mapping) -> dict:
         """Write every key of one case."""
@@ -117,7 +120,7 @@ class SaveNiftid(MapTransform):
                 is_map = array.shape[0] == 1  # a label map (argmax already taken), else class logits/probabilities
                 labels = np.rint(array[0]).astype(np.uint8) if is_map else np.argmax(array, axis=0)
                 save_nifti(labels, affine, path, label=True, overwrite=self.overwrite)
-                self._check_heart(labels, name, str(meta.get("filename_or_obj", name)))
+                self._check_heart(labels, str(meta.get("filename_or_obj", name)))
                 if self.on_input_grid and "lr_affine" in meta:
                     src_affine = np.asarray(meta["lr_affine"], dtype=float)
                     src_shape = tuple(int(s) for s in np.asarray(meta["lr_shape"]))

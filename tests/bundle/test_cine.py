@@ -118,22 +118,21 @@ def test_existing_outputs_and_bad_options_are_refused_before_any_computation(cin
     assert "cine file or folder not found" in capsys.readouterr().err
 
 
+def _bundle_run(cmd: list[str]) -> subprocess.CompletedProcess:
+    """Run a ``monai.bundle`` command from the bundle folder, one thread, output decoded as UTF-8."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run(
+        cmd, cwd=REPO / "gemini_gan_bundle", capture_output=True, text=True, encoding="utf-8", errors="replace",
+        env=env, timeout=300,
+    )  # fmt: skip
+
+
 def test_monai_bundle_run_with_the_4d_config(cine_run, tmp_path):
     cine, _, out, _ = cine_run
     configs = "['configs/inference.json', 'configs/inference_4d.json']"
     cmd = [sys.executable, "-m", "monai.bundle", "run", "--config_file", configs, "--input_path", str(cine),
            "--output_dir", str(tmp_path), "--frames_per_batch", "4"]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(
-        cmd,
-        cwd=REPO / "gemini_gan_bundle",
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        errors="replace",
-        env=env,
-        timeout=300,
-    )
+    result = _bundle_run(cmd)
     assert result.returncode == 0, result.stderr[-3000:]
     ours = np.asarray(nib.load(tmp_path / "sub-00_cine_seg.nii.gz").dataobj)
     np.testing.assert_array_equal(ours, np.asarray(nib.load(out / "sub-00_cine_seg.nii.gz").dataobj))
@@ -157,7 +156,7 @@ def test_predict_frame_es_writes_the_frame_found_on_the_volume_curve(cine_run, t
 def test_4d_segmentation_overlays_the_truth_in_world_coordinates(cine_run, tiny_cines):
     """The truth's HR label maps (their own grid and affine) against the prediction, matched in world coordinates:
     a flipped, shifted or transposed output affine would fail this, equal volumes would not."""
-    from custom_networks.data import resample_to_grid
+    from custom_networks.core import dice, resample_to_grid
 
     _, truth, out, _ = cine_run
     seg = nib.load(out / "sub-00_cine_seg.nii.gz")
@@ -166,8 +165,7 @@ def test_4d_segmentation_overlays_the_truth_in_world_coordinates(cine_run, tiny_
         ref = resample_to_grid(np.asarray(labels.dataobj[..., t]), labels.affine, seg.shape[:3], seg.affine, order=0)
         pred = np.asarray(seg.dataobj[..., t])
         for c, floor in ((1, 0.85), (3, 0.75)):
-            p, r = pred == c, ref == c
-            assert 2 * (p & r).sum() / (p.sum() + r.sum()) > floor, (t, c)
+            assert dice(pred == c, ref == c) > floor, (t, c)
 
 
 def test_monai_bundle_run_of_a_bad_cine_leaves_no_temporary_file(tiny_cines, tmp_path):
@@ -175,16 +173,6 @@ def test_monai_bundle_run_of_a_bad_cine_leaves_no_temporary_file(tiny_cines, tmp
     configs = "['configs/inference.json', 'configs/inference_4d.json']"
     cmd = [sys.executable, "-m", "monai.bundle", "run", "--config_file", configs, "--input_path", str(folder),
            "--output_dir", str(tmp_path / "out")]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(
-        cmd,
-        cwd=REPO / "gemini_gan_bundle",
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        errors="replace",
-        env=env,
-        timeout=300,
-    )
+    result = _bundle_run(cmd)
     assert result.returncode == 2 and "frame_03.nii.gz: contains 1 NaN" in result.stderr.strip().splitlines()[-1]
     assert list((tmp_path / "out").iterdir()) == []  # the frames 0-2 already streamed were removed

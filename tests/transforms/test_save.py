@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import logging
 
 import nibabel as nib
@@ -36,7 +37,8 @@ def test_empty_and_partial_label_maps_are_written_with_a_warning(tmp_path, caplo
         np.testing.assert_allclose(written.affine, AFFINE)
     assert "/data/empty.nii.gz: no heart found" in caplog.text
     assert "/data/good.nii.gz" not in caplog.text
-    rows = (tmp_path / "warnings.csv").read_text().splitlines()
+    with open(tmp_path / "warnings.csv", newline="") as fh:
+        rows = [",".join(r) for r in csv.reader(fh)]
     assert rows[0] == "input,warning" and len(rows) == 3
     assert "empty.nii.gz" in rows[1] and "no heart found" in rows[1]
     assert "lv_only.nii.gz" in rows[2] and "no LV myocardium, no RV found" in rows[2]
