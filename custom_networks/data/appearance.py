@@ -13,21 +13,29 @@ from monai.transforms import RandBiasField, RandRicianNoise
 from scipy import ndimage
 
 from custom_networks.data.domains import DomainPreset
-from custom_networks.data.tissues import Tissue
+from custom_networks.data.tissues import BASIC_TISSUES, RENDERED_AS, Tissue
 
 __all__ = ["add_rician_noise", "bias_field", "draw_intensities", "gaussian_psf", "render_object"]
 
 
-def draw_intensities(rng: np.random.Generator, domain: DomainPreset, randomize: bool = False) -> dict[str, float]:
-    """Per-subject relative intensity of every tissue class.
+def draw_intensities(
+    rng: np.random.Generator,
+    domain: DomainPreset,
+    randomize: bool = False,
+    tissues: Sequence[Tissue] = BASIC_TISSUES,
+) -> dict[str, float]:
+    """Per-subject relative intensity of tissue classes.
 
     Args:
         rng: random generator.
         domain: preset giving the mean intensities and their relative jitter.
         randomize: domain randomisation: draw every tissue uniformly in [0.02, 1] instead (air stays 0).
+        tissues: the classes to draw (those in ``RENDERED_AS`` take another class's intensity and are skipped).
     """
     out = {}
-    for tissue in Tissue:
+    for tissue in tissues:
+        if tissue in RENDERED_AS:
+            continue
         if tissue == Tissue.AIR:
             out[tissue.key] = 0.0
         elif randomize:
@@ -39,10 +47,21 @@ def draw_intensities(rng: np.random.Generator, domain: DomainPreset, randomize: 
 
 
 def render_object(tissue: np.ndarray, intensities: dict[str, float], scale: float) -> np.ndarray:
-    """Noise-free object: every voxel gets its tissue's intensity (``scale`` = stored value of intensity 1)."""
+    """Noise-free object: every voxel gets its tissue's intensity (``scale`` = stored value of intensity 1).
+
+    Raises:
+        ValueError: the map holds a class without an intensity.
+    """
     lut = np.zeros(max(Tissue) + 1, dtype=np.float32)
+    known = np.zeros(max(Tissue) + 1, dtype=bool)
     for t in Tissue:
-        lut[t] = intensities[t.key] * scale
+        key = RENDERED_AS.get(t, t).key
+        if key in intensities:
+            lut[t], known[t] = intensities[key] * scale, True
+    present = np.bincount(np.asarray(tissue).ravel(), minlength=lut.size) > 0
+    if (present & ~known).any():
+        names = [Tissue(t).key for t in np.flatnonzero(present & ~known)]
+        raise ValueError(f"no intensity for tissue classes {names}")
     return lut[tissue]
 
 

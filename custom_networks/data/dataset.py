@@ -18,7 +18,7 @@ from custom_networks.core.nifti import InputError, atomic_output_dir, save_nifti
 from custom_networks.data.acquisition import StackProtocol
 from custom_networks.data.domains import get_domain
 from custom_networks.data.labelmaps import RealAnatomy, find_label_maps
-from custom_networks.data.synthesis import PHASES, generate_subject
+from custom_networks.data.synthesis import ANATOMY_DETAILS, PHASES, generate_subject
 from custom_networks.datalists.split import split_indices
 
 __all__ = ["FILE_KEYS", "case_name", "ensure_dataset", "split_subjects", "synthesize_dataset"]
@@ -65,6 +65,7 @@ def synthesize_dataset(
     max_shift_mm: float | None = None,
     allow_overlap: bool = False,
     interp_order: int = 1,
+    anatomy_detail: str = "basic",
     overwrite: bool = False,
     progress: bool = True,
 ) -> Path:
@@ -84,6 +85,8 @@ def synthesize_dataset(
         max_shift_mm: override of the preset's largest breath-hold misalignment (mm); 0 disables it.
         allow_overlap: accept slice spacing smaller than slice thickness.
         interp_order: interpolation order of the stack onto the HR grid (1 linear, 3 cubic B-spline).
+        anatomy_detail: ``basic`` (smooth heart, simple thorax) or ``realistic`` (papillary muscles, trabeculae,
+            outflow tracts, the ACDC phenotypes, skeleton, stomach, spleen, arms, breasts); parametric anatomy only.
         overwrite: replace an existing dataset folder.
         progress: show a progress bar.
 
@@ -100,6 +103,10 @@ def synthesize_dataset(
         raise InputError(f"hr_shape must be three sizes between 16 and 1024, got {hr_shape}")
     if interp_order not in (0, 1, 3):
         raise InputError(f"interp_order must be 0, 1 or 3, got {interp_order}")
+    if anatomy_detail not in ANATOMY_DETAILS:
+        raise InputError(f"--anatomy_detail must be one of {', '.join(ANATOMY_DETAILS)}, got {anatomy_detail!r}")
+    if anatomy_detail != "basic" and labelmaps:
+        raise InputError("--anatomy_detail applies to the parametric anatomy; omit it with --labelmaps")
     for name, value in (
         ("inplane_spacing", inplane_spacing),
         ("slice_thickness", slice_thickness),
@@ -129,7 +136,14 @@ def synthesize_dataset(
             name = f"sub-{i:04d}"
             anatomy = anatomies[i % len(anatomies)] if anatomies else None
             subject = generate_subject(
-                [seed, i], preset, shape, protocol, randomize_intensities, anatomy=anatomy, interp_order=interp_order
+                [seed, i],
+                preset,
+                shape,
+                protocol,
+                randomize_intensities,
+                anatomy=anatomy,
+                interp_order=interp_order,
+                anatomy_detail=anatomy_detail,
             )
             for phase in PHASES:
                 vols = subject.phases[phase]
@@ -171,6 +185,7 @@ def synthesize_dataset(
                 "labelmaps": str(labelmaps) if labelmaps else None,
                 "randomize_intensities": bool(randomize_intensities),
                 "interp_order": interp_order,
+                "anatomy_detail": anatomy_detail,
             },
             "domain": preset.to_dict(),
             "protocol": protocol.to_dict(),

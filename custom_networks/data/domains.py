@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
 from typing import Any
 
-from custom_networks.data.tissues import Tissue
+from custom_networks.data.tissues import RENDERED_AS, Tissue
 
 __all__ = ["DomainPreset", "get_domain", "list_domains", "load_domains"]
 
@@ -49,7 +49,7 @@ class DomainPreset:
     scale: float = 1000.0
 
     def __post_init__(self) -> None:
-        missing = sorted({t.key for t in Tissue} - set(self.intensities))
+        missing = sorted({t.key for t in Tissue if t not in RENDERED_AS} - set(self.intensities))
         if missing:
             raise ValueError(f"domain '{self.name}': intensities missing for tissues {missing}")
         if len(self.hr_spacing) != 3 or min(self.hr_spacing) <= 0:

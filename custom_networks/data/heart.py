@@ -6,6 +6,10 @@ truncated base at ``z = 0``), the septum points towards ``-x``. The LV endocardi
 has the same form with radii grown by an angle-dependent wall thickness (thicker at the septum). The RV
 blood pool is an ellipsoid on the septal side, minus the LV; its free wall is a thin muscle shell.
 
+Phenotypes (:data:`PHENOTYPES`, the groups of the ACDC cohort) change the ranges drawn from: dilated (large,
+thin-walled, poorly ejecting LV), hypertrophic (thick walls, small cavity), infarct (a thinned, akinetic wall sector)
+and dilated RV.
+
 End systole keeps the apex fixed, shortens the long axis, shrinks the cavity to ``EDV * (1 - EF)`` and
 thickens the wall so that the myocardial volume is the same as at end diastole (incompressible myocardium).
 """
@@ -19,7 +23,17 @@ from scipy.optimize import brentq
 
 from custom_networks.data.tissues import Tissue
 
-__all__ = ["PHYSIOLOGY_RANGES", "HeartShape", "HeartParams", "lv_volumes_ml", "rasterize_heart", "sample_heart_params"]
+__all__ = [
+    "PHENOTYPES",
+    "PHYSIOLOGY_RANGES",
+    "HeartParams",
+    "HeartShape",
+    "Phenotype",
+    "lv_volumes_ml",
+    "rasterize_heart",
+    "sample_heart_params",
+    "ventricle_region",
+]
 
 # Adult-like ranges the sampler draws from (documented in the README "Data engine" section).
 EDV_RANGE_ML = (105.0, 185.0)
@@ -35,6 +49,58 @@ PHYSIOLOGY_RANGES = {
     "LVM_g": (75.0, 170.0),
     "RVEDV_ml": (100.0, 240.0),
     "RVEF": (0.40, 0.67),
+}
+
+
+@dataclass(frozen=True)
+class Phenotype:
+    """Ranges one heart phenotype is drawn from (uniform within each).
+
+    Args:
+        edv_ml: LV end-diastolic volume (before the fit into the grid).
+        ef: LV ejection fraction.
+        wall_free: LV free-wall thickness (mm).
+        septal_excess: septal minus free-wall thickness (mm).
+        max_septum: largest septal thickness (mm).
+        rv_ratio: RV / LV end-diastolic volume.
+        rv_ef: RV ejection fraction.
+        infarct_wall: thickness (mm) of a thinned, akinetic wall sector (``None``: no infarct).
+        infarct_width_deg: angular width of that sector (degrees).
+    """
+
+    edv_ml: tuple[float, float] = EDV_RANGE_ML
+    ef: tuple[float, float] = EF_RANGE
+    wall_free: tuple[float, float] = (6.0, 8.5)
+    septal_excess: tuple[float, float] = (1.0, 3.0)
+    max_septum: float = 12.0
+    rv_ratio: tuple[float, float] = (1.0, 1.25)
+    rv_ef: tuple[float, float] = RV_EF_RANGE
+    infarct_wall: tuple[float, float] | None = None
+    infarct_width_deg: tuple[float, float] = (60.0, 120.0)
+
+
+#: The phenotypes :func:`sample_heart_params` draws (ACDC's groups: NOR, DCM, HCM, MINF, ARV).
+PHENOTYPES = {
+    "normal": Phenotype(),
+    "dilated": Phenotype(
+        edv_ml=(220.0, 330.0),
+        ef=(0.12, 0.40),
+        wall_free=(4.5, 6.5),
+        septal_excess=(0.0, 1.5),
+        rv_ratio=(0.8, 1.1),
+        rv_ef=(0.30, 0.50),
+    ),
+    "hypertrophic": Phenotype(
+        edv_ml=(80.0, 140.0),
+        ef=(0.62, 0.80),
+        wall_free=(10.0, 15.0),
+        septal_excess=(2.0, 8.0),
+        max_septum=24.0,
+        rv_ratio=(0.9, 1.2),
+        rv_ef=(0.50, 0.65),
+    ),
+    "infarct": Phenotype(edv_ml=(150.0, 260.0), ef=(0.25, 0.45), infarct_wall=(2.5, 4.5)),
+    "dilated_rv": Phenotype(edv_ml=(100.0, 170.0), ef=(0.50, 0.65), rv_ratio=(1.6, 2.3), rv_ef=(0.25, 0.45)),
 }
 
 
@@ -56,6 +122,9 @@ class HeartShape:
         rv_length: base-to-RV-apex distance.
         rv_wall: RV free-wall thickness.
         base_offset: shift of the base plane along the long axis relative to end diastole (negative at ES).
+        infarct_angle: centre (radians, septum at pi) of a thinned wall sector.
+        infarct_width: angular width (radians) of that sector; 0: no thinned sector.
+        infarct_wall: wall thickness (mm) inside the sector (kept at end systole: the scar does not thicken).
     """
 
     lv_a: float
@@ -71,6 +140,9 @@ class HeartShape:
     rv_length: float
     rv_wall: float
     base_offset: float = 0.0
+    infarct_angle: float = 0.0
+    infarct_width: float = 0.0
+    infarct_wall: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -85,6 +157,7 @@ class HeartParams:
         base_center: position (grid mm, relative to the grid centre) of the LV base-plane centre at ED.
         tilt_deg: tilt of the long axis away from the slice axis (about x, about y), degrees.
         rotation_deg: in-plane rotation of the heart about the slice axis, degrees.
+        phenotype: name of the :data:`PHENOTYPES` entry the heart was drawn from.
     """
 
     ed: HeartShape
@@ -94,6 +167,7 @@ class HeartParams:
     base_center: tuple[float, float, float]
     tilt_deg: tuple[float, float]
     rotation_deg: float
+    phenotype: str = "normal"
 
     def to_dict(self) -> dict:
         """Plain-JSON form."""
@@ -117,13 +191,33 @@ def _profile(s: np.ndarray, power: float) -> np.ndarray:
 
 
 def _wall(theta: np.ndarray, shape: HeartShape, scale: float = 1.0) -> np.ndarray:
-    """Angle-dependent LV wall thickness (septum at ``theta = pi``)."""
+    """Angle-dependent LV wall thickness (septum at ``theta = pi``), thinned smoothly over an infarct sector."""
     septal = np.clip(-np.cos(theta), 0.0, None) ** 2
-    return scale * (shape.wall_free + (shape.wall_septum - shape.wall_free) * septal)
+    wall = scale * (shape.wall_free + (shape.wall_septum - shape.wall_free) * septal)
+    if shape.infarct_width > 0:
+        distance = np.abs(np.angle(np.exp(1j * (theta - shape.infarct_angle))))
+        # 1 inside the sector, a cosine taper over 15 degrees at its edges, 0 outside.
+        taper = np.radians(15.0)
+        weight = np.clip((shape.infarct_width / 2 + taper - distance) / taper, 0.0, 1.0)
+        weight = 0.5 - 0.5 * np.cos(np.pi * weight)
+        wall = wall * (1.0 - weight) + shape.infarct_wall * weight
+    return wall
 
 
-def _lv_region(x, y, z, a, b, length, power, thickness=0.0, apex_extra=0.0) -> np.ndarray:
-    """Inside test of an LV-like truncated super-ellipsoid grown by ``thickness`` (array or scalar)."""
+def ventricle_region(x, y, z, a, b, length, power, thickness=0.0, apex_extra=0.0) -> np.ndarray:
+    """Inside test of an LV-like truncated super-ellipsoid grown by ``thickness`` (array or scalar; negative shrinks).
+
+    Args:
+        x: heart-frame x (mm) of the points, relative to the ventricle's axis.
+        y: heart-frame y (mm).
+        z: heart-frame z (mm), base plane at 0.
+        a: radius along x at the base.
+        b: radius along y at the base.
+        length: base-to-apex distance.
+        power: bluntness of the long-axis profile.
+        thickness: growth of both radii.
+        apex_extra: growth of the length beyond the apex.
+    """
     total = length + apex_extra
     s = -z / total
     radius = _profile(s, power)
@@ -193,15 +287,21 @@ def _solve_es(ed: HeartShape, ef: float, long_shortening: float, rv_ef: float) -
     return replace(es, rv_a=ed.rv_a * scale, rv_b=ed.rv_b * (0.5 + 0.5 * scale))
 
 
-def sample_heart_params(rng: np.random.Generator, grid_extent_mm: tuple[float, float, float]) -> HeartParams:
-    """Draw an adult-like heart that fits in a grid of the given extent (mm).
+def sample_heart_params(
+    rng: np.random.Generator, grid_extent_mm: tuple[float, float, float], phenotype: str = "normal"
+) -> HeartParams:
+    """Draw an adult heart of a phenotype that fits in a grid of the given extent (mm).
 
     Args:
         rng: random generator (the only source of randomness).
         grid_extent_mm: physical size of the HR grid along x, y, z.
+        phenotype: a :data:`PHENOTYPES` name. ``"normal"`` draws exactly what earlier versions drew for a seed.
     """
-    edv = rng.uniform(*EDV_RANGE_ML)
-    ef = rng.uniform(*EF_RANGE)
+    if phenotype not in PHENOTYPES:
+        raise ValueError(f"unknown heart phenotype {phenotype!r}; choose from {sorted(PHENOTYPES)}")
+    kind = PHENOTYPES[phenotype]
+    edv = rng.uniform(*kind.edv_ml)
+    ef = rng.uniform(*kind.ef)
     power = rng.uniform(2.0, 3.0)
     ecc = rng.uniform(0.85, 1.0)
     ratio = rng.uniform(2.4, 2.9)
@@ -211,8 +311,8 @@ def sample_heart_params(rng: np.random.Generator, grid_extent_mm: tuple[float, f
     max_len = grid_extent_mm[2] - 30.0
     if a * ratio + 8.0 > max_len:
         a = (max_len - 8.0) / ratio
-    wall_free = rng.uniform(6.0, 8.5)
-    wall_septum = min(wall_free + rng.uniform(1.0, 3.0), 12.0)
+    wall_free = rng.uniform(*kind.wall_free)
+    wall_septum = min(wall_free + rng.uniform(*kind.septal_excess), kind.max_septum)
     rv_a = a * rng.uniform(0.9, 1.2)
     ed = HeartShape(
         lv_a=a,
@@ -228,11 +328,25 @@ def sample_heart_params(rng: np.random.Generator, grid_extent_mm: tuple[float, f
         rv_length=a * ratio * rng.uniform(0.75, 0.9),
         rv_wall=rng.uniform(2.5, 4.0),
     )
-    # Grow the RV free wall until the RV end-diastolic volume is 1.0-1.25 x the LV's.
-    rv_edv = edv * rng.uniform(1.0, 1.25)
-    grow = brentq(lambda g: rv_volume_ml(replace(ed, rv_a=ed.rv_a * g)) - rv_edv, 0.5, 3.0, xtol=1e-3)
-    ed = replace(ed, rv_a=ed.rv_a * grow)
-    es = _solve_es(ed, ef, rng.uniform(0.08, 0.15), rng.uniform(*RV_EF_RANGE))
+    # Grow the RV free wall until the RV end-diastolic volume is the phenotype's multiple of the LV's.
+    rv_edv = edv * rng.uniform(*kind.rv_ratio)
+
+    def rv_error(g: float) -> float:
+        return rv_volume_ml(replace(ed, rv_a=ed.rv_a * g)) - rv_edv
+
+    lo, hi = (0.5, 3.0) if rv_error(0.5) < 0 < rv_error(3.0) else (0.2, 6.0)
+    ed = replace(ed, rv_a=ed.rv_a * brentq(rv_error, lo, hi, xtol=1e-3))
+    long_shortening = rng.uniform(0.08, 0.15)
+    rv_ef = rng.uniform(*kind.rv_ef)
+    if kind.infarct_wall is not None:
+        # A thinned sector of the free or inferior wall (an infarct spares the septum less often), akinetic.
+        ed = replace(
+            ed,
+            infarct_angle=float(rng.uniform(-0.6 * np.pi, 0.6 * np.pi)),
+            infarct_width=float(np.radians(rng.uniform(*kind.infarct_width_deg))),
+            infarct_wall=float(rng.uniform(*kind.infarct_wall)),
+        )
+    es = _solve_es(ed, ef, long_shortening, rv_ef)
     total = ed.lv_length + ed.wall_apex
     half_z = grid_extent_mm[2] / 2.0
     base_z = float(np.clip(half_z - 30.0 + rng.uniform(-4.0, 4.0), -half_z + total + 2.0, half_z - 20.0))
@@ -245,6 +359,7 @@ def sample_heart_params(rng: np.random.Generator, grid_extent_mm: tuple[float, f
         base_center=tuple(float(v) for v in base_center),
         tilt_deg=(float(rng.uniform(-10, 10)), float(rng.uniform(-10, 10))),
         rotation_deg=float(rng.uniform(-25, 25)),
+        phenotype=phenotype,
     )
 
 
@@ -278,11 +393,11 @@ def rasterize_heart(tissue: np.ndarray, local: np.ndarray, shape: HeartShape, fa
     rv_len = shape.rv_length
 
     def rv_region(margin: float) -> np.ndarray:
-        return _lv_region(x - rv_center, y, z, shape.rv_a, shape.rv_b, rv_len, shape.power, margin, margin)
+        return ventricle_region(x - rv_center, y, z, shape.rv_a, shape.rv_b, rv_len, shape.power, margin, margin)
 
-    epi = _lv_region(x, y, z, **lv, thickness=wall, apex_extra=shape.wall_apex)
+    epi = ventricle_region(x, y, z, **lv, thickness=wall, apex_extra=shape.wall_apex)
     rv_outer = rv_region(shape.rv_wall)
-    fat_region = rv_region(shape.rv_wall + fat) | _lv_region(
+    fat_region = rv_region(shape.rv_wall + fat) | ventricle_region(
         x, y, z, **lv, thickness=wall + fat, apex_extra=shape.wall_apex + fat
     )
     sub = tissue[box]
@@ -290,6 +405,6 @@ def rasterize_heart(tissue: np.ndarray, local: np.ndarray, shape: HeartShape, fa
     sub[rv_outer] = Tissue.MUSCLE
     sub[rv_region(0.0) & ~epi] = Tissue.RV_BLOOD
     sub[epi] = Tissue.LV_MYO
-    sub[_lv_region(x, y, z, **lv)] = Tissue.LV_BLOOD
+    sub[ventricle_region(x, y, z, **lv)] = Tissue.LV_BLOOD
     tissue[box] = sub
     return tissue

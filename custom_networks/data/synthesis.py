@@ -11,13 +11,29 @@ from custom_networks.core.geometry import centered_grid_affine, rotation_matrix
 from custom_networks.data.acquisition import StackProtocol, sample_slice_shifts, simulate_stack, stack_to_hr
 from custom_networks.data.appearance import add_rician_noise, bias_field, draw_intensities, gaussian_psf, render_object
 from custom_networks.data.domains import DomainPreset
-from custom_networks.data.heart import rasterize_heart, sample_heart_params
-from custom_networks.data.thorax import paint_thorax, sample_thorax_params, smooth_displacement
-from custom_networks.data.tissues import keep_largest_components, tissue_to_label
+from custom_networks.data.heart import PHENOTYPES, rasterize_heart, sample_heart_params
+from custom_networks.data.heart_details import paint_cardiac_details, sample_cardiac_details
+from custom_networks.data.thorax import paint_thorax, sample_thorax_details, sample_thorax_params, smooth_displacement
+from custom_networks.data.tissues import DETAIL_TISSUES, keep_largest_components, tissue_to_label
 
-__all__ = ["PHASES", "PhaseVolumes", "SubjectVolumes", "generate_subject", "grid_mm_coordinates", "sax_grid_affine"]
+__all__ = [
+    "ANATOMY_DETAILS",
+    "PHASES",
+    "PhaseVolumes",
+    "SubjectVolumes",
+    "generate_subject",
+    "grid_mm_coordinates",
+    "sax_grid_affine",
+]
 
 PHASES = ("ED", "ES")
+
+#: ``anatomy_detail`` levels: ``basic`` is the smooth heart in a simple thorax (what the shipped weights were trained
+#: on; a seed gives what earlier versions gave); ``realistic`` adds papillary muscles, trabeculae, both outflow tracts,
+#: the ACDC phenotypes in equal shares, and the skeleton, stomach, spleen, arms and breasts of a real chest, with the
+#: heart placed anteriorly. Its extra draws come from a generator of their own, so the basic draws of a seed stay the
+#: same.
+ANATOMY_DETAILS = ("basic", "realistic")
 
 # Typical short-axis orientation (RAS world): slice normal along the LV long axis, apex anterior-left-inferior.
 _SAX_ANGLES = (-35.0, 40.0, 120.0)
@@ -90,6 +106,7 @@ def generate_subject(
     deformation_mm: float = 3.0,
     anatomy=None,
     interp_order: int = 1,
+    anatomy_detail: str = "basic",
 ) -> SubjectVolumes:
     """Generate one subject at ED and ES.
 
@@ -103,8 +120,14 @@ def generate_subject(
         anatomy: ``None`` for the parametric heart, or a :class:`~custom_networks.data.labelmaps.RealAnatomy`
             (real label map) to deform and use instead.
         interp_order: interpolation order of the stack onto the HR grid (1 linear, 3 cubic B-spline).
+        anatomy_detail: one of :data:`ANATOMY_DETAILS` (parametric anatomy only).
     """
+    if anatomy_detail not in ANATOMY_DETAILS:
+        raise ValueError(f"anatomy_detail must be one of {ANATOMY_DETAILS}, got {anatomy_detail!r}")
     rng = np.random.default_rng(seed)
+    detail_rng = None
+    if anatomy_detail == "realistic" and anatomy is None:
+        detail_rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
     seeds = rng.integers(0, 2**31 - 1, size=8).tolist()
     protocol = protocol or StackProtocol(
         domain.lr_inplane_spacing, domain.slice_thickness, domain.slice_spacing, domain.max_shift_mm
@@ -116,10 +139,12 @@ def generate_subject(
     else:
         hr_affine = anatomy.grid_affine(rng, hr_shape, spacing)
     intensities = draw_intensities(rng, domain, randomize_intensities)
+    if detail_rng is not None:
+        intensities.update(draw_intensities(detail_rng, domain, randomize_intensities, DETAIL_TISSUES))
     bias = bias_field(hr_shape, domain.bias_coeff, seeds[0])
     extent = tuple(n * s for n, s in zip(hr_shape, spacing, strict=True))
     if anatomy is None:
-        tissues, anatomy_record = _parametric_tissues(rng, hr_shape, spacing, extent, deformation_mm)
+        tissues, anatomy_record = _parametric_tissues(rng, hr_shape, spacing, extent, deformation_mm, detail_rng)
     else:
         tissues, anatomy_record = anatomy.tissues(rng, hr_shape, hr_affine, deformation_mm)
     phases = {}
@@ -148,19 +173,31 @@ def generate_subject(
         "slice_shifts_mm": shifts_record,
         "randomize_intensities": bool(randomize_intensities),
         "deformation_mm": float(deformation_mm),
+        "anatomy_detail": anatomy_detail if anatomy is None else "label map",
     }
     return SubjectVolumes(hr_affine, phases, manifest)
 
 
-def _parametric_tissues(rng, hr_shape, spacing, extent, deformation_mm):
-    params = sample_heart_params(rng, extent)
+def _parametric_tissues(rng, hr_shape, spacing, extent, deformation_mm, detail_rng=None):
+    """Tissue maps of both phases; ``detail_rng`` (realistic anatomy) draws the phenotype and the details."""
+    phenotype = "normal" if detail_rng is None else str(detail_rng.choice(sorted(PHENOTYPES)))
+    params = sample_heart_params(rng, extent, phenotype)
     thorax = sample_thorax_params(rng, params.ed.lv_a)
     grid = grid_mm_coordinates(hr_shape, spacing)
     grid = grid + smooth_displacement(rng, hr_shape, deformation_mm)
     local = (grid - np.asarray(params.base_center, dtype=np.float32)) @ params.frame().astype(np.float32)
+    record = {"source": "parametric", "heart": params.to_dict(), "thorax": thorax.to_dict()}
+    cardiac = thorax_details = None
+    if detail_rng is not None:
+        cardiac = sample_cardiac_details(detail_rng, params.ed)
+        thorax_details = sample_thorax_details(detail_rng, thorax, params.ed.lv_a)
+        record.update(cardiac_details=cardiac.to_dict(), thorax_details=thorax_details.to_dict())
     tissues = {}
     for phase in PHASES:
         shape = params.shape(phase)
-        tissue = paint_thorax(local, thorax, base_z=shape.base_offset)
-        tissues[phase] = keep_largest_components(rasterize_heart(tissue, local, shape, params.epicardial_fat))
-    return tissues, {"source": "parametric", "heart": params.to_dict(), "thorax": thorax.to_dict()}
+        tissue = paint_thorax(local, thorax, base_z=shape.base_offset, details=thorax_details)
+        tissue = keep_largest_components(rasterize_heart(tissue, local, shape, params.epicardial_fat))
+        if cardiac is not None:
+            tissue = paint_cardiac_details(tissue, local, shape, cardiac)
+        tissues[phase] = tissue
+    return tissues, record

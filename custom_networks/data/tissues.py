@@ -9,7 +9,15 @@ from scipy import ndimage
 
 from custom_networks.core.labels import LABEL_NAMES
 
-__all__ = ["LABEL_NAMES", "Tissue", "keep_largest_components", "tissue_to_label"]
+__all__ = [
+    "BASIC_TISSUES",
+    "DETAIL_TISSUES",
+    "LABEL_NAMES",
+    "TISSUE_LABELS",
+    "Tissue",
+    "keep_largest_components",
+    "tissue_to_label",
+]
 
 
 class Tissue(IntEnum):
@@ -25,6 +33,15 @@ class Tissue(IntEnum):
     MUSCLE = 7  # chest wall, RV free wall, pericardium
     LIVER = 8
     SOFT = 9  # mediastinum / generic soft tissue inside the body
+    # Classes of the detailed anatomy (``generate_subject(..., anatomy_detail="realistic")``).
+    LV_PAPILLARY = 10  # papillary muscles and trabeculae in the LV cavity: muscle that is labelled LV blood pool
+    RV_TRABECULAE = 11  # trabeculae in the RV cavity: muscle that is labelled RV
+    BONE = 12  # marrow of the spine, ribs, sternum and humeri
+    CORTEX = 13  # cortical bone (dark on every MR sequence)
+    STOMACH = 14  # gastric contents (often bright on bSSFP)
+    SPLEEN = 15
+    FLUID = 16  # cerebrospinal fluid of the spinal canal
+    BREAST = 17  # glandular breast tissue (inside breast fat)
 
     @property
     def key(self) -> str:
@@ -32,10 +49,32 @@ class Tissue(IntEnum):
         return self.name.lower()
 
 
+#: Tissue classes of the basic anatomy (every generated dataset) and those that only the detailed anatomy paints.
+BASIC_TISSUES = tuple(t for t in Tissue if t <= Tissue.SOFT)
+DETAIL_TISSUES = tuple(t for t in Tissue if t > Tissue.SOFT)
+
+#: Classes that look like another one on every sequence (the cavities' muscle is myocardium): they share its intensity,
+#: so presets and random contrasts give them none of their own.
+RENDERED_AS = {Tissue.LV_PAPILLARY: Tissue.LV_MYO, Tissue.RV_TRABECULAE: Tissue.LV_MYO}
+
+#: Segmentation label of every tissue class: the cavities' muscle (papillary muscles, trabeculae) belongs to the blood
+#: pool, as ACDC, M&Ms and the UK Biobank protocols draw it; everything that is not the ventricles is background.
+TISSUE_LABELS = {
+    Tissue.LV_BLOOD: 1,
+    Tissue.LV_MYO: 2,
+    Tissue.RV_BLOOD: 3,
+    Tissue.LV_PAPILLARY: 1,
+    Tissue.RV_TRABECULAE: 3,
+}
+
+
 def tissue_to_label(tissue: np.ndarray) -> np.ndarray:
-    """Keep the three cardiac classes (1 LV blood pool, 2 LV myocardium, 3 RV); everything else -> 0."""
-    out = np.where((tissue >= Tissue.LV_BLOOD) & (tissue <= Tissue.RV_BLOOD), tissue, 0)
-    return out.astype(np.uint8)
+    """Segmentation labels of a tissue map (1 LV blood pool incl. papillary muscles, 2 LV myocardium, 3 RV incl.
+    trabeculae; everything else 0)."""
+    lut = np.zeros(max(Tissue) + 1, dtype=np.uint8)
+    for t, label in TISSUE_LABELS.items():
+        lut[t] = label
+    return lut[np.asarray(tissue).astype(np.intp)]
 
 
 def keep_largest_components(tissue: np.ndarray, replacement: int = Tissue.MUSCLE) -> np.ndarray:

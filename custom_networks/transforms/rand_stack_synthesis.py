@@ -8,7 +8,7 @@ absolute intensity or on one protocol (after Billot et al., SynthSeg, Medical Im
   standard deviation in ``intensity_std``, smoothed by ``texture_sigma_vox``; each non-cardiac tissue is first split
   into 1 to ``background_splits`` regions by a smooth random field (so the background holds many classes of its
   own). The blood pools (LV, RV, atria and vessels) share one drawn brightness up to ``blood_tie``: blood looks alike
-  in one cine, whatever the sequence.
+  in one cine, whatever the sequence. Papillary muscles and trabeculae (detailed anatomy) take the myocardium's draw.
 - **Bias and gamma**: a smooth multiplicative bias field (Legendre coefficients up to ``bias_coeff``) and a gamma
   ``exp(N(0, gamma_std))``, the same for the HR image and the stack (one draw, one contrast).
 - **Acquisition**: in-plane voxel in ``inplane_spacing``, slice thickness in ``slice_thickness`` (Gaussian slice
@@ -37,14 +37,24 @@ from scipy import ndimage
 from custom_networks.core.nifti import InputError
 from custom_networks.data.acquisition import StackProtocol, acquire_image, sample_slice_shifts, stack_to_hr
 from custom_networks.data.appearance import add_rician_noise, bias_field, gaussian_psf
-from custom_networks.data.tissues import Tissue, tissue_to_label
+from custom_networks.data.tissues import RENDERED_AS, Tissue, tissue_to_label
 
 __all__ = ["RandStackSynthesisd", "SynthesisRanges"]
 
 _BLOOD = (Tissue.LV_BLOOD, Tissue.RV_BLOOD, Tissue.OTHER_BLOOD)
-_SPLIT = (Tissue.LUNG, Tissue.FAT, Tissue.MUSCLE, Tissue.LIVER, Tissue.SOFT)
+_SPLIT = (
+    Tissue.LUNG,
+    Tissue.FAT,
+    Tissue.MUSCLE,
+    Tissue.LIVER,
+    Tissue.SOFT,
+    Tissue.BONE,
+    Tissue.STOMACH,
+    Tissue.SPLEEN,
+)
 #: Sub-region ids of split tissues start here (tissue t, region r -> _SUB + t * 8 + r).
-_SUB = 16
+_SUB = 32
+assert _SUB > max(Tissue)
 
 
 @dataclass(frozen=True)
@@ -174,6 +184,8 @@ class RandStackSynthesisd(Randomizable, MapTransform):
         """The noise-free object of one contrast draw, and the drawn mean per tissue (region)."""
         r = self.ranges
         regions = tissue.astype(np.int32)
+        for t, like in RENDERED_AS.items():  # the cavities' muscle is myocardium: one intensity
+            regions[tissue == t] = like
         for t in _SPLIT:
             k = int(rng.integers(int(r.background_splits[0]), int(r.background_splits[1]) + 1))
             mask = tissue == t

@@ -37,3 +37,44 @@ def test_zero_acquisition_values_are_refused_not_replaced(tmp_path, capsys, opti
     assert rc == 2
     assert f"error: {option} must be a positive number of mm, got 0" in capsys.readouterr().err
     assert not (tmp_path / "ds").exists()
+
+
+def test_unknown_anatomy_detail_is_refused(tmp_path, capsys):
+    assert main(["synth", "--out", str(tmp_path / "ds"), "--anatomy_detail", "baroque"]) == 2
+    err = capsys.readouterr().err
+    assert "--anatomy_detail must be one of basic, realistic, got 'baroque'" in err
+    assert not (tmp_path / "ds").exists()
+
+
+def test_realistic_dataset_records_its_anatomy(tmp_path):
+    import json
+
+    import nibabel as nib
+    import numpy as np
+
+    from custom_networks.data.tissues import Tissue
+
+    out = tmp_path / "ds"
+    assert (
+        main(
+            [
+                "synth",
+                "--out",
+                str(out),
+                "--subjects",
+                "1",
+                "--anatomy_detail",
+                "realistic",
+                "--hr_shape",
+                "[96, 96, 48]",
+            ]
+        )
+        == 0
+    )
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["arguments"]["anatomy_detail"] == "realistic"
+    subject = manifest["subjects"]["sub-0000"]
+    assert subject["anatomy"]["heart"]["phenotype"] in ("dilated", "dilated_rv", "hypertrophic", "infarct", "normal")
+    assert "cardiac_details" in subject["anatomy"] and "thorax_details" in subject["anatomy"]
+    tissue = np.asarray(nib.load(out / "sub-0000" / "ED" / "hr_tissue.nii.gz").dataobj)
+    assert (tissue == Tissue.LV_PAPILLARY).any()

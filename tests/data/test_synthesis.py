@@ -126,3 +126,48 @@ def test_domain_randomisation_changes_tissue_intensities():
 def test_unknown_domain_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown domain 'nope'.*source"):
         get_domain("nope")
+
+
+@pytest.fixture(scope="module")
+def realistic_pair():
+    domain = get_domain("source")
+    return generate_subject([4, 2], domain), generate_subject([4, 2], domain, anatomy_detail="realistic")
+
+
+def test_realistic_anatomy_keeps_the_grid_and_renders_papillary_muscles_as_myocardium(realistic_pair):
+    basic, real = realistic_pair
+    np.testing.assert_array_equal(basic.hr_affine, real.hr_affine)  # the basic draws of a seed are kept
+    assert basic.manifest["anatomy_detail"] == "basic" and "cardiac_details" not in basic.manifest["anatomy"]
+    vols = real.phases["ED"]
+    papillary = ndimage.binary_erosion(vols.hr_tissue == 10)  # LV_PAPILLARY, away from partial volume
+    blood = ndimage.binary_erosion(vols.hr_tissue == 1, iterations=2)
+    myo = ndimage.binary_erosion(vols.hr_tissue == 2)
+    assert papillary.sum() > 20
+    image = vols.hr_image
+    assert abs(image[papillary].mean() - image[myo].mean()) < 0.35 * (image[blood].mean() - image[myo].mean())
+    assert (vols.hr_label[vols.hr_tissue == 10] == 1).all()
+
+
+def test_realistic_anatomy_volumes_are_those_of_real_hearts(realistic_pair):
+    _, real = realistic_pair
+    spacing = spacing_from_affine(real.hr_affine)
+    ml = float(np.prod(spacing)) / 1000.0
+    edv = float((real.phases["ED"].hr_label == 1).sum()) * ml
+    esv = float((real.phases["ES"].hr_label == 1).sum()) * ml
+    mass = float((real.phases["ED"].hr_label == 2).sum()) * ml * 1.05
+    rv = float((real.phases["ED"].hr_label == 3).sum()) * ml
+    # The ACDC cohort's ranges (normal to dilated and hypertrophic hearts), not only healthy adults'.
+    assert 60 <= edv <= 400 and 0.08 <= 1 - esv / edv <= 0.85 and 50 <= mass <= 300 and 50 <= rv <= 450
+
+
+def test_basic_intensities_cannot_render_a_realistic_tissue_map(realistic_pair):
+    from custom_networks.data.appearance import render_object
+
+    basic, real = realistic_pair
+    with pytest.raises(ValueError, match="no intensity for tissue classes.*bone"):
+        render_object(real.phases["ED"].hr_tissue, basic.manifest["intensities"], 1000.0)
+
+
+def test_unknown_anatomy_detail_is_refused():
+    with pytest.raises(ValueError, match="anatomy_detail"):
+        generate_subject([0, 0], get_domain("source"), anatomy_detail="baroque")

@@ -131,3 +131,23 @@ def test_default_ranges_are_the_documented_acquisition():
     r = SynthesisRanges()
     assert r.slice_thickness == (5.0, 12.0) and r.slice_spacing == (5.0, 15.0) and r.inplane_spacing == (0.7, 2.5)
     assert r.max_shift_mm == (0.0, 5.0)
+
+
+def test_realistic_anatomy_draws_papillary_muscles_as_myocardium_and_splits_new_tissues():
+    rng = np.random.default_rng(4)
+    shape, spacing = (96, 96, 48), (2.5, 2.5, 3.0)  # a 240 mm field of view: skeleton and abdomen in view
+    extent = tuple(n * s for n, s in zip(shape, spacing, strict=True))
+    detail_rng = np.random.default_rng(40)
+    tissues, _ = _parametric_tissues(rng, shape, spacing, extent, 2.0, detail_rng)
+    tissue = tissues["ED"]
+    affine = np.diag([*spacing, 1.0])
+    item = {"tissue": MetaTensor(torch.as_tensor(tissue[None].astype(np.float32)), affine=torch.as_tensor(affine))}
+    out = _draw(item, 3, **{**FLAT, "background_splits": (3, 3)})
+    record = out["hr_image"].meta["synthesis"]
+    hr = np.asarray(out["hr_image"][0]) * record["scale"]
+    papillary = tissue == Tissue.LV_PAPILLARY
+    assert papillary.any() and (tissue == Tissue.BONE).any()
+    np.testing.assert_allclose(hr[papillary], record["intensities"]["lv_myo"], atol=1e-4)
+    assert "lv_papillary" not in record["intensities"]
+    assert {"bone_0", "bone_1", "bone_2"} <= set(record["intensities"])  # the skeleton is split like the background
+    assert (np.asarray(out["label"][0])[papillary] == 1).all()
