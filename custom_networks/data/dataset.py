@@ -66,6 +66,7 @@ def synthesize_dataset(
     allow_overlap: bool = False,
     interp_order: int = 1,
     anatomy_detail: str = "basic",
+    deformation_mm: float = 3.0,
     overwrite: bool = False,
     progress: bool = True,
 ) -> Path:
@@ -87,6 +88,8 @@ def synthesize_dataset(
         interp_order: interpolation order of the stack onto the HR grid (1 linear, 3 cubic B-spline).
         anatomy_detail: ``basic`` (smooth heart, simple thorax) or ``realistic`` (papillary muscles, trabeculae,
             outflow tracts, the ACDC phenotypes, skeleton, stomach, spleen, arms, breasts); parametric anatomy only.
+        deformation_mm: amplitude (mm, standard deviation of the control points) of the smooth random deformation of
+            every subject's anatomy; raise it (e.g. 8) to draw more varied hearts from the few ``labelmaps``.
         overwrite: replace an existing dataset folder.
         progress: show a progress bar.
 
@@ -105,6 +108,10 @@ def synthesize_dataset(
         raise InputError(f"interp_order must be 0, 1 or 3, got {interp_order}")
     if anatomy_detail not in ANATOMY_DETAILS:
         raise InputError(f"--anatomy_detail must be one of {', '.join(ANATOMY_DETAILS)}, got {anatomy_detail!r}")
+    if not (
+        isinstance(deformation_mm, int | float) and not isinstance(deformation_mm, bool) and 0 <= deformation_mm <= 20
+    ):
+        raise InputError(f"--deformation_mm must be a number of mm in [0, 20], got {deformation_mm!r}")
     if anatomy_detail != "basic" and labelmaps:
         raise InputError("--anatomy_detail applies to the parametric anatomy; omit it with --labelmaps")
     for name, value in (
@@ -144,6 +151,7 @@ def synthesize_dataset(
                 anatomy=anatomy,
                 interp_order=interp_order,
                 anatomy_detail=anatomy_detail,
+                deformation_mm=float(deformation_mm),
             )
             for phase in PHASES:
                 vols = subject.phases[phase]
@@ -186,6 +194,7 @@ def synthesize_dataset(
                 "randomize_intensities": bool(randomize_intensities),
                 "interp_order": interp_order,
                 "anatomy_detail": anatomy_detail,
+                "deformation_mm": float(deformation_mm),
             },
             "domain": preset.to_dict(),
             "protocol": protocol.to_dict(),
