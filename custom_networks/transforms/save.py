@@ -14,13 +14,17 @@ import numpy as np
 import torch
 from monai.transforms import MapTransform
 
-from custom_networks.core.geometry import resample_to_grid
+from custom_networks.core.geometry import resample_to_grid, spacing_from_affine
 from custom_networks.core.labels import LABEL_NAMES
 from custom_networks.core.nifti import nifti_stem, save_nifti, write_text_atomic
 
-__all__ = ["SaveNiftid", "output_stem"]
+__all__ = ["TRAINED_RANGE_KEYS", "SaveNiftid", "output_stem"]
 
 logger = logging.getLogger(__name__)
+
+#: Acquisition measures ``SaveNiftid(trained_range=...)`` checks: the stack's largest in-plane voxel size and its slice
+#: spacing (the largest voxel size), in mm.
+TRAINED_RANGE_KEYS = ("inplane_spacing_mm", "slice_spacing_mm")
 
 
 def output_stem(path: str | os.PathLike, frame: int | None = None) -> str:
@@ -47,7 +51,9 @@ class SaveNiftid(MapTransform):
     :class:`~custom_networks.transforms.ResampleToHRGridd`).
 
     A label map without any heart class, or without one of them, is still written, with a warning in the log and a
-    row in ``<output_dir>/warnings.csv`` (input, what is missing): an empty label map is never silent.
+    row in ``<output_dir>/warnings.csv`` (input, what is missing): an empty label map is never silent. So is a stack
+    whose voxel size lies outside ``trained_range``: the weights were not trained on it, and the output says so
+    rather than being taken on trust.
 
     Args:
         keys: keys to write.
@@ -61,6 +67,9 @@ class SaveNiftid(MapTransform):
         overwrite: replace existing outputs; when False an existing output is an error (checked at the moment of
             writing, atomically: of two runs writing one name, only one succeeds).
         allow_missing_keys: skip absent keys (e.g. ``sr`` when the network only segments).
+        trained_range: acquisition the weights were trained on, ``{"inplane_spacing_mm": [lo, hi],
+            "slice_spacing_mm": [lo, hi]}`` (either may be left out); stacks outside get a warning (the stack's grid
+            is read from the metadata ``lr_affine`` set by :class:`~custom_networks.transforms.ResampleToHRGridd`).
     """
 
     def __init__(
@@ -73,8 +82,13 @@ class SaveNiftid(MapTransform):
         name_key: str = "case",
         overwrite: bool = True,
         allow_missing_keys: bool = True,
+        trained_range: Mapping[str, Sequence[float]] | None = None,
     ):
         super().__init__(keys, allow_missing_keys)
+        unknown = sorted(set(trained_range or {}) - set(TRAINED_RANGE_KEYS))
+        if unknown:
+            raise ValueError(f"trained_range: unknown key {unknown[0]!r}; use {', '.join(TRAINED_RANGE_KEYS)}")
+        self.trained_range = {k: (float(v[0]), float(v[1])) for k, v in (trained_range or {}).items()}
         if len(postfixes) != len(self.keys):
             raise ValueError(f"one postfix per key is needed, got keys {self.keys} and postfixes {postfixes}")
         self.output_dir = Path(str(output_dir))
@@ -97,6 +111,29 @@ class SaveNiftid(MapTransform):
             if len(missing) == 3
             else f"no {', no '.join(missing)} found in the label map"
         ) + " (is the stack a short-axis cine within the model's trained range? see the model card)"
+        self._warn(source, problem)
+
+    def _check_acquisition(self, meta: Mapping, source: str) -> None:
+        """Warn when the stack's voxel size lies outside the range the weights were trained on."""
+        if not self.trained_range or "lr_affine" not in meta:
+            return
+        spacing = spacing_from_affine(np.asarray(meta["lr_affine"], dtype=float))
+        axis = int(np.argmax(spacing))
+        measured = {
+            "inplane_spacing_mm": float(max(np.delete(spacing, axis))),
+            "slice_spacing_mm": float(spacing[axis]),
+        }
+        for key, (low, high) in self.trained_range.items():
+            if not low - 1e-6 <= measured[key] <= high + 1e-6:
+                what = {"inplane_spacing_mm": "in-plane voxel size", "slice_spacing_mm": "slice spacing"}[key]
+                self._warn(
+                    source,
+                    f"{what} {measured[key]:.2f} mm is outside the range the weights were trained on "
+                    f"({low:g}-{high:g} mm): the output is an extrapolation, check it (see the model card)",
+                )
+
+    def _warn(self, source: str, problem: str) -> None:
+        """One warning: the log and a row of ``<output_dir>/warnings.csv`` (rewritten atomically)."""
         logger.warning("%s: %s", source, problem)
         self._warnings.append((source, problem))
         buffer = io.StringIO()
@@ -120,6 +157,7 @@ class SaveNiftid(MapTransform):
                 is_map = array.shape[0] == 1  # a label map (argmax already taken), else class logits/probabilities
                 labels = np.rint(array[0]).astype(np.uint8) if is_map else np.argmax(array, axis=0)
                 save_nifti(labels, affine, path, label=True, overwrite=self.overwrite)
+                self._check_acquisition(meta, str(meta.get("filename_or_obj", name)))
                 self._check_heart(labels, str(meta.get("filename_or_obj", name)))
                 if self.on_input_grid and "lr_affine" in meta:
                     src_affine = np.asarray(meta["lr_affine"], dtype=float)

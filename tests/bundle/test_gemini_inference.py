@@ -222,3 +222,7 @@ def test_real_layout_extremes_run(tmp_path, tiny_ckpt, dtype, inplane, spacing, 
     centre_in = apply_affine(affine, (np.asarray(shape) - 1) / 2)
     np.testing.assert_allclose(apply_affine(seg.affine, (np.asarray(seg.shape) - 1) / 2), centre_in, atol=1e-3)
     assert seg.shape[2] == int(np.ceil(slices * spacing / 2.0 - 1e-3))
+    # An acquisition outside the shipped weights' trained range (1-1.5 mm in-plane, slices every 8-12 mm) is said.
+    warnings = (tmp_path / "out" / "warnings.csv").read_text() if (tmp_path / "out" / "warnings.csv").exists() else ""
+    assert (f"in-plane voxel size {inplane:.2f} mm is outside" in warnings) == (not 1.0 <= inplane <= 1.5)
+    assert (f"slice spacing {spacing:.2f} mm is outside" in warnings) == (not 8.0 <= spacing <= 12.0)
