@@ -25,6 +25,11 @@ What it does (the data live outside the project; ACDC and M&Ms are non-commercia
 4. **Failure view**: worst, median and best case per set (short axis and a long-axis reformat, manual and
    predicted contours).
 
+``--oracle_crop_mm S`` (a diagnostic, not a method: it reads the manual labels) crops every stack in-plane to an
+S x S mm box centred on its manual label before inference, to tell whether the field of view is what fails: the
+bundle then sees the heart centred in a field of view like its training renderings'. Scoring stays on the full native
+grid.
+
 The report folder (``summary.md``, ``cases.csv``, ``clinical.csv``, ``held_out.csv``, ``skipped.csv``,
 ``figures/``) is written complete or not at all. Cases that cannot be scored are listed in ``skipped.csv`` with the
 reason and the run goes on.
@@ -49,6 +54,7 @@ import fire
 import numpy as np
 from tqdm.auto import tqdm
 
+from custom_networks.core.geometry import slice_axis_of, spacing_from_affine
 from custom_networks.core.nifti import InputError, atomic_output_dir, load_nifti, save_nifti, write_text_atomic
 from custom_networks.evaluate.held_out import (
     ACDC_TO_PROJECT,
@@ -473,6 +479,33 @@ def _summary(method, rows, clinical, held, skipped, sets, figures, seconds, note
 # --- command line -------------------------------------------------------------------------------------------------
 
 
+def oracle_crop(item: tuple, size_mm: float, folder: Path) -> Path:
+    """Write a stack cropped in-plane to ``size_mm`` around its manual label's centroid (diagnostic) and return it.
+
+    Args:
+        item: ``(case, image, label, affine, annotation)`` as loaded.
+        size_mm: side of the in-plane box (mm).
+        folder: where the cropped stack is written.
+    """
+    case, image, label, affine, _ = item
+    axis = slice_axis_of(affine)
+    spacing = spacing_from_affine(affine)
+    centre = np.argwhere(label > 0).mean(axis=0)
+    lo, hi = np.zeros(3, int), np.asarray(image.shape)
+    for a in range(3):
+        if a != axis:
+            half = int(round(size_mm / 2 / spacing[a]))
+            lo[a] = max(int(round(centre[a])) - half, 0)
+            hi[a] = min(lo[a] + 2 * half, image.shape[a])
+    cropped = image[tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))]
+    shifted = affine.copy()
+    shifted[:3, 3] = affine[:3, :3] @ lo + affine[:3, 3]
+    path = folder / f"{case.name}_image.nii.gz"
+    if not path.is_file():
+        save_nifti(cropped, shifted, path)
+    return path
+
+
 def run(
     data: str | os.PathLike = "../shared/data/real_labelled",
     out: str | os.PathLike = "benchmarks/results/real_scans",
@@ -486,6 +519,7 @@ def run(
     limit: int | None = None,
     work: str | os.PathLike | None = None,
     figures: bool = True,
+    oracle_crop_mm: float | None = None,
     overwrite: bool = False,
 ) -> Path:
     """Score a bundle (or a prediction folder) on the real labelled stacks and write the report folder.
@@ -506,6 +540,8 @@ def run(
         work: folder for the NIfTI intermediates (kept; a run with the same ``work`` resumes: cases whose outputs
             are there are not run again); default a temporary folder, deleted.
         figures: draw the failure views and the Bland-Altman plot.
+        oracle_crop_mm: diagnostic: crop each stack in-plane to a box of this size (mm) centred on its manual label
+            before the bundle runs on it.
         overwrite: replace an existing report folder.
 
     Raises:
@@ -546,7 +582,12 @@ def run(
         if pred is None:
             pred_dir = work_dir / "pred"
             logger.info("running %s inference on %d real stacks", method, len(loaded))
-            seconds, failed = run_bundle(bundle_path, {n: v[0].image for n, v in loaded.items()}, pred_dir, bundle_args)
+            inputs = {n: v[0].image for n, v in loaded.items()}
+            if oracle_crop_mm is not None:
+                inputs = {
+                    n: oracle_crop(v, float(oracle_crop_mm), work_dir / "oracle_crops") for n, v in loaded.items()
+                }
+            seconds, failed = run_bundle(bundle_path, inputs, pred_dir, bundle_args)
             skipped += [{"set": loaded[n][0].set, "case": n, "reason": r} for n, r in failed.items()]
         else:
             pred_dir = Path(pred)
@@ -591,6 +632,11 @@ def run(
                 if pred is None
                 else f"predictions read from `{pred}`."
             )
+            if oracle_crop_mm is not None and pred is None:
+                note += (
+                    f" **Diagnostic**: each stack was first cropped in-plane to {float(oracle_crop_mm):g} mm around its"
+                    " manual label (which a user does not have); scored on the full native grid."
+                )
             (tmp / "summary.md").write_text(
                 _summary(method, rows, clinical, held, skipped, set_names, drawn, time.perf_counter() - start, note)
             )

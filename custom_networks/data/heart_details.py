@@ -34,7 +34,7 @@ class CardiacDetails:
         trabecular_depth: depth (mm) of the trabecular layer (LV, RV).
         trabecular_waves: per wave: angular frequency, phase, long-axis frequency (1/mm) of the trabecular pattern.
         lvot: angle (radians), half-width (radians) and depth below the base (mm) of the LV outflow tract.
-        rvot: end point above the base (x, y, height) and radius (mm) of the RV outflow tract.
+        rvot: end point above the base (x, y, height) and radius (mm) of the RV outflow tract (diameter 20-28 mm).
     """
 
     papillary: tuple[tuple[float, float, float], ...]
@@ -55,12 +55,12 @@ def sample_cardiac_details(rng: np.random.Generator, shape: HeartShape) -> Cardi
 
     Args:
         rng: random generator.
-        shape: end-diastolic shape (radii set the muscles' size).
+        shape: end-diastolic shape (the LV radius sets the papillary muscles' size).
     """
     u = rng.uniform
     papillary = (
-        (float(np.radians(u(35, 70))), u(0.45, 0.65), u(3.0, 5.5)),  # anterolateral
-        (float(-np.radians(u(35, 70))), u(0.45, 0.65), u(3.0, 5.5)),  # posteromedial
+        (float(np.radians(u(35, 70))), u(0.45, 0.65), u(0.12, 0.18) * shape.lv_a),  # anterolateral
+        (float(-np.radians(u(35, 70))), u(0.45, 0.65), u(0.12, 0.18) * shape.lv_a),  # posteromedial
     )
     waves = tuple((float(rng.integers(5, 15)), u(0, 2 * np.pi), u(-0.05, 0.05)) for _ in range(6))
     return CardiacDetails(
@@ -70,7 +70,7 @@ def sample_cardiac_details(rng: np.random.Generator, shape: HeartShape) -> Cardi
         trabecular_depth=(u(1.5, 3.5), u(2.0, 4.0)),
         trabecular_waves=waves,
         lvot=(float(np.radians(u(-140, -105))), float(np.radians(u(25, 45))), u(6.0, 14.0)),
-        rvot=(u(-40.0, -25.0), u(-35.0, -20.0), u(12.0, 25.0), float(u(0.75, 0.95) * shape.rv_b * 0.45)),
+        rvot=(u(-40.0, -25.0), u(-35.0, -20.0), u(12.0, 25.0), u(10.0, 14.0)),
     )
 
 

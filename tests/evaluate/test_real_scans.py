@@ -123,3 +123,27 @@ def test_bundle_on_a_real_stack(tmp_path):
     assert float(row["slices_lv"]) == 9
     methods = {r["method"] for r in _rows(out / "held_out.csv")}
     assert methods == {"linear", "bspline", "gemini_gan_bundle"}
+
+
+def test_oracle_crop_keeps_world_coordinates_and_centres_the_heart(tmp_path):
+    from custom_networks.core.geometry import centered_grid_affine, rotation_matrix
+    from custom_networks.data.geometry import apply_affine
+
+    bench = _benchmark()
+    shape = (200, 180, 10)
+    affine = centered_grid_affine(shape, (1.8, 1.8, 10.0), rotation_matrix((20, -30, 50)), (10, -40, 5))
+    image = np.random.default_rng(0).random(shape).astype(np.float32)
+    label = np.zeros(shape, np.uint8)
+    label[140:160, 30:50, 3:7] = 1  # a heart near a corner
+    case = type("Case", (), {"name": "c_ED"})()
+    path = bench.oracle_crop((case, image, label, affine, None), 100.0, tmp_path)
+    cropped, cropped_affine = load_nifti(path)
+    assert cropped.shape[2] == 10 and cropped.shape[0] * 1.8 == pytest.approx(100.0, abs=2 * 1.8)
+    # Every cropped voxel is the original voxel at the same world point.
+    ijk = np.array([3, 7, 2])
+    world = apply_affine(cropped_affine, ijk)
+    src = np.rint(apply_affine(np.linalg.inv(affine), world)).astype(int)
+    assert cropped[tuple(ijk)] == image[tuple(src)]
+    # The heart is in the middle of the crop, clipped to the stack where it runs over its edge.
+    centre = apply_affine(np.linalg.inv(cropped_affine), apply_affine(affine, np.argwhere(label > 0).mean(axis=0)))
+    assert abs(centre[0] - cropped.shape[0] / 2) < 2 and centre[1] >= 0
