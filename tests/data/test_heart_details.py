@@ -20,14 +20,21 @@ def _heart_frame_grid() -> np.ndarray:
     return np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).astype(np.float32)
 
 
-@pytest.fixture(scope="module")
-def detailed_heart():
-    rng = np.random.default_rng(3)
+def _paint(seed: int, phase: str):
+    """A heart of one seed at one phase in the heart frame: grid, tissue without and with details, params, details."""
+    rng = np.random.default_rng(seed)
     params = sample_heart_params(rng, (360.0, 360.0, 160.0))
     details = sample_cardiac_details(rng, params.ed)
     local = _heart_frame_grid()
-    plain = rasterize_heart(np.full(local.shape[:-1], Tissue.SOFT, np.uint8), local, params.ed, fat=2.0)
-    detailed = paint_cardiac_details(plain.copy(), local, params.ed, details)
+    shape = params.shape(phase)
+    plain = rasterize_heart(np.full(local.shape[:-1], Tissue.SOFT, np.uint8), local, shape, fat=2.0)
+    detailed = paint_cardiac_details(plain.copy(), local, shape, details)
+    return local, plain, detailed, params, details
+
+
+@pytest.fixture(scope="module")
+def detailed_heart():
+    local, plain, detailed, _, details = _paint(3, "ED")
     return local, plain, detailed, details
 
 
@@ -83,12 +90,7 @@ def test_lv_outflow_tract_opens_the_basal_myocardial_ring(detailed_heart):
 
 
 def test_details_follow_the_contracted_heart_at_end_systole():
-    rng = np.random.default_rng(5)
-    params = sample_heart_params(rng, (360.0, 360.0, 160.0))
-    details = sample_cardiac_details(rng, params.ed)
-    local = _heart_frame_grid()
-    es = rasterize_heart(np.full(local.shape[:-1], Tissue.SOFT, np.uint8), local, params.es, fat=2.0)
-    es = paint_cardiac_details(es, local, params.es, details)
+    local, _, es, params, details = _paint(5, "ES")
     z = local[..., 2]
     muscle = es == Tissue.LV_PAPILLARY
     assert muscle.sum() > 300
