@@ -626,12 +626,17 @@ def run(
                         drawn.append(name)
                 if bland_altman(clinical, INDICES, tmp / "figures" / "bland_altman.png"):
                     drawn.append("figures/bland_altman.png")
+            weights = (
+                "shipped weights" if "ckpt_path" not in (bundle_args or {}) else f"weights `{bundle_args['ckpt_path']}`"
+            )
             note = f"Method `{method}`: " + (
-                f"the bundle's own inference (`{bundle_path.name}/configs/inference.json`, shipped weights) run on"
+                f"the bundle's own inference (`{bundle_path.name}/configs/inference.json`, {weights}) run on"
                 " each stack file as a user would."
                 if pred is None
                 else f"predictions read from `{pred}`."
             )
+            if pred is None and bundle_args:
+                note += f" Overrides: `{json.dumps(dict(bundle_args))}`."
             if oracle_crop_mm is not None and pred is None:
                 note += (
                     f" **Diagnostic**: each stack was first cropped in-plane to {float(oracle_crop_mm):g} mm around its"
