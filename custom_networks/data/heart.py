@@ -29,6 +29,8 @@ __all__ = [
     "HeartParams",
     "HeartShape",
     "Phenotype",
+    "angular_distance",
+    "long_axis_profile",
     "lv_volumes_ml",
     "rasterize_heart",
     "sample_heart_params",
@@ -184,7 +186,12 @@ class HeartParams:
         return rotation_matrix((self.tilt_deg[0], self.tilt_deg[1], self.rotation_deg))
 
 
-def _profile(s: np.ndarray, power: float) -> np.ndarray:
+def angular_distance(theta: np.ndarray, centre: float) -> np.ndarray:
+    """Absolute angle (radians, 0 to pi) between directions ``theta`` and ``centre``, across the +-pi seam."""
+    return np.abs(np.angle(np.exp(1j * (np.asarray(theta) - centre))))
+
+
+def long_axis_profile(s: np.ndarray, power: float) -> np.ndarray:
     """Long-axis radius profile ``R(s)`` for ``s`` in [0, 1] (0 at the base, 1 at the apex); 0 outside."""
     s = np.clip(s, 0.0, 1.0)
     return np.power(np.clip(1.0 - np.power(s, power), 0.0, None), 1.0 / power)
@@ -195,7 +202,7 @@ def _wall(theta: np.ndarray, shape: HeartShape, scale: float = 1.0) -> np.ndarra
     septal = np.clip(-np.cos(theta), 0.0, None) ** 2
     wall = scale * (shape.wall_free + (shape.wall_septum - shape.wall_free) * septal)
     if shape.infarct_width > 0:
-        distance = np.abs(np.angle(np.exp(1j * (theta - shape.infarct_angle))))
+        distance = angular_distance(theta, shape.infarct_angle)
         # 1 inside the sector, a cosine taper over 15 degrees at its edges, 0 outside.
         taper = np.radians(15.0)
         weight = np.clip((shape.infarct_width / 2 + taper - distance) / taper, 0.0, 1.0)
@@ -220,7 +227,7 @@ def ventricle_region(x, y, z, a, b, length, power, thickness=0.0, apex_extra=0.0
     """
     total = length + apex_extra
     s = -z / total
-    radius = _profile(s, power)
+    radius = long_axis_profile(s, power)
     aa, bb = a + thickness, b + thickness
     inside = (x / aa) ** 2 + (y / bb) ** 2 <= radius**2
     return inside & (z <= 0.0) & (z >= -total)
@@ -238,9 +245,9 @@ def lv_volumes_ml(shape: HeartShape, wall_scale: float = 1.0, n: int = 256) -> t
     theta = np.linspace(0, 2 * np.pi, 180, endpoint=False)
     t = _wall(theta, shape, wall_scale)
     zs_endo = (np.arange(n) + 0.5) / n
-    endo = np.pi * shape.lv_a * shape.lv_b * np.mean(_profile(zs_endo, shape.power) ** 2) * shape.lv_length
+    endo = np.pi * shape.lv_a * shape.lv_b * np.mean(long_axis_profile(zs_endo, shape.power) ** 2) * shape.lv_length
     epi_len = shape.lv_length + wall_scale * shape.wall_apex
-    areas = [_cross_section_area(shape.lv_a + t, shape.lv_b + t, r) for r in _profile(zs_endo, shape.power)]
+    areas = [_cross_section_area(shape.lv_a + t, shape.lv_b + t, r) for r in long_axis_profile(zs_endo, shape.power)]
     epi = float(np.mean(areas)) * epi_len
     return endo / 1000.0, epi / 1000.0
 

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.special import ndtri
 
-from custom_networks.data.heart import HeartShape, ventricle_region
+from custom_networks.data.heart import HeartShape, angular_distance, long_axis_profile, ventricle_region
 from custom_networks.data.thorax import tube_mask
 from custom_networks.data.tissues import Tissue
 
@@ -120,16 +120,16 @@ def paint_cardiac_details(
 
     # LV outflow tract: the basal ring opens towards the aorta over the LVOT's sector.
     angle, half_width, depth = details.lvot
-    sector = np.abs(np.angle(np.exp(1j * (theta - angle)))) <= half_width
+    sector = angular_distance(theta, angle) <= half_width
     values[(values == Tissue.LV_MYO) & sector & (z >= -depth)] = Tissue.LV_BLOOD
 
     # Papillary muscles: cylinders in the LV cavity that move outwards from their basal tip to the wall at their root.
     s0, s1 = details.papillary_span
-    profile = np.power(np.clip(1.0 - np.power(np.clip(s, 0, 1), shape.power), 0.0, None), 1.0 / shape.power)
+    profile = long_axis_profile(s, shape.power)
+    root = np.clip((s - s0) / max(s1 - s0, 1e-6), 0.0, 1.0)  # 0 at the basal tip, 1 at the root on the wall
     lv_blood = values == Tissue.LV_BLOOD
     for phi, frac, r in details.papillary:
-        t = np.clip((s - s0) / max(s1 - s0, 1e-6), 0.0, 1.0)
-        radial = (frac + (0.95 - frac) * t) * profile
+        radial = (frac + (0.95 - frac) * root) * profile
         cx, cy = radial * shape.lv_a * np.cos(phi), radial * shape.lv_b * np.sin(phi)
         muscle = ((x - cx) ** 2 + (y - cy) ** 2 <= r**2) & (s >= s0) & (s <= s1)
         values[lv_blood & muscle] = Tissue.LV_PAPILLARY

@@ -87,7 +87,7 @@ class ThoraxDetails:
         rib_thickness: rib height along the long axis.
         rib_slope: rise of a rib along the long axis per mm towards the back.
         sternum: half-width and thickness.
-        stomach: centre (3) and radii (3), or empty when the stomach is out of the field of view.
+        stomach: centre (3) and radii (3) of the stomach (contents inside a 4 mm wall).
         spleen: centre (3) and radii (3).
         arm_radius: radius of each arm (0: arms raised, outside the field of view).
         arm_gap: gap between the body and each arm.

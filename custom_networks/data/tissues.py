@@ -13,6 +13,7 @@ __all__ = [
     "BASIC_TISSUES",
     "DETAIL_TISSUES",
     "LABEL_NAMES",
+    "RENDERED_AS",
     "TISSUE_LABELS",
     "Tissue",
     "keep_largest_components",

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from custom_networks.data.heart import rasterize_heart, sample_heart_params
+from custom_networks.data.heart import angular_distance, rasterize_heart, sample_heart_params
 from custom_networks.data.heart_details import paint_cardiac_details, sample_cardiac_details
 from custom_networks.data.tissues import Tissue, tissue_to_label
 
@@ -81,7 +81,7 @@ def test_lv_outflow_tract_opens_the_basal_myocardial_ring(detailed_heart):
     local, plain, detailed, details = detailed_heart
     angle, half_width, depth = details.lvot
     theta = np.arctan2(local[..., 1], local[..., 0])
-    in_sector = np.abs(np.angle(np.exp(1j * (theta - angle)))) <= half_width
+    in_sector = angular_distance(theta, angle) <= half_width
     basal = (local[..., 2] > -depth + 1) & (local[..., 2] <= 0)
     mid = (local[..., 2] > -depth - 20) & (local[..., 2] <= -depth - 10)
     assert ((plain == Tissue.LV_MYO) & in_sector & basal).sum() > 100  # a closed ring before

@@ -3,7 +3,7 @@ from __future__ import annotations
 import nibabel as nib
 import numpy as np
 import pytest
-from conftest import real_data_path
+from conftest import dice, real_data_path
 
 from custom_networks.data import RealAnatomy, find_label_maps, generate_subject, get_domain, load_label_map
 from custom_networks.data.geometry import spacing_from_affine
@@ -88,7 +88,7 @@ def test_stronger_deformation_draws_more_varied_hearts_from_one_real_map():
         labels = [generate_subject([9, i], domain, anatomy=anatomy, deformation_mm=amplitude) for i in range(2)]
         a, b = (s.phases["ED"].hr_label for s in labels)
         # The same seed pair at every amplitude: only the deformation's size differs. Dice of the LV between subjects.
-        return 1.0 - 2.0 * ((a == 1) & (b == 1)).sum() / ((a == 1).sum() + (b == 1).sum())
+        return 1.0 - dice(a == 1, b == 1)
 
     assert spread(8.0) > spread(3.0) + 0.02
 

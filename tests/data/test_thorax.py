@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -55,9 +57,7 @@ def test_arms_and_breasts_only_replace_air():
     found = {"arms": False, "breasts": False}
     for seed in range(12):
         heart, thorax, details = _draw(seed)
-        plain = paint_thorax(
-            grid, thorax, details=details.__class__(**{**details.to_dict(), "arm_radius": 0.0, "breast": ()})
-        )
+        plain = paint_thorax(grid, thorax, details=replace(details, arm_radius=0.0, breast=()))
         full = paint_thorax(grid, thorax, details=details)
         changed = plain != full
         if details.arm_radius > 0 or details.breast:
