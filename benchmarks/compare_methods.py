@@ -5,9 +5,10 @@ Methods:
 - classic interpolation of the native stack onto the HR grid with ITK, in world coordinates
   (``nearest``, ``linear``, ``bspline``); their label maps are the stack's own LR label maps up-sampled
   (nearest neighbour / one-hot linear): the "oracle label up-sampling" floor;
-- the networks of ``gemini_gan_bundle`` through its own ``inference.json``: Gemini-GAN (shipped weights) and the
-  baselines (single-task U-Nets, joint U-Net, SegSR-GAN) when their weights exist (``--models``); a baseline
-  without weights is listed as not run, with the command that trains it.
+- the networks of ``gemini_gan_bundle`` through its own ``inference.json``: the slice segmenter (the bundle's
+  default inference, shipped ``models/model.pt``), Gemini-GAN (``inference_gemini.json`` layered, synthetic-only
+  weights) and the baselines (single-task U-Nets, joint U-Net, SegSR-GAN) when their weights exist (``--models``);
+  a baseline without weights is listed as not run, with the command that trains it.
 
 Each method runs in its own process (so that its peak memory is its own) and writes ``<case>_seg.nii.gz`` /
 ``<case>_sr.nii.gz`` plus ``timing.json``; then ``custom_networks.evaluate`` writes the report.
@@ -43,9 +44,14 @@ CLASSIC = {
     "classic_bspline": ("bspline", "onehot_linear"),
 }
 
-#: Network methods: name -> (default weights, inference.json overrides, train.json override file).
+#: The HR generators (Gemini-GAN and the baselines) run through inference.json with this override layered on it.
+GENERATOR_CONFIGS = ["inference.json", "inference_gemini.json"]
+
+#: Network methods: name -> (default weights, inference.json overrides, train.json override file). The slice
+#: segmenter is the bundle's default inference (inference.json alone); the others are generators on the HR grid.
 NETWORKS: dict[str, tuple[str, dict, str | None]] = {
-    "gemini_gan": ("gemini_gan_bundle/models/model.pt", {}, None),
+    "slice_segmenter": ("gemini_gan_bundle/models/model.pt", {}, None),
+    "gemini_gan": ("gemini_gan_bundle/models/gemini_synthetic.pt", {}, None),
     "joint_unet": ("runs/baselines/joint_unet/model.pt", {}, "baselines/joint_unet.json"),
     "segsr_gan": (
         "runs/baselines/segsr_gan/model.pt",
@@ -102,8 +108,9 @@ def run_method(method: str, dataset: str, pred_dir: str, split: str = "test", ck
         from monai.bundle import ConfigWorkflow
 
         default, overrides, _ = NETWORKS[method]
+        configs = ["inference.json"] if method == "slice_segmenter" else GENERATOR_CONFIGS
         workflow = ConfigWorkflow(
-            config_file=str(CONFIGS / "inference.json"),
+            config_file=[str(CONFIGS / name) for name in configs],
             meta_file=str(CONFIGS / "metadata.json"),
             logging_file=False,
             workflow_type=None,

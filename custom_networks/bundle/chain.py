@@ -123,7 +123,8 @@ def run_gemini_inference(
     bundle: str | os.PathLike = GEMINI_BUNDLE,
     **overrides: Any,
 ) -> list[str]:
-    """Run the Gemini-GAN bundle's ``inference.json`` on the given volumes (e.g. V-AMA adapted volumes).
+    """Run the Gemini-GAN generator (``inference.json`` + ``inference_gemini.json``) on the given volumes (e.g. V-AMA
+    adapted volumes, which aim at its synthetic domain).
 
     Each input ``<name>.nii.gz`` gives ``<name>_seg.nii.gz`` (and ``<name>_sr.nii.gz`` unless
     ``sr_output=False``) in ``output_dir``; for an adapted volume ``<case>_adapted.nii.gz`` that is
@@ -152,7 +153,11 @@ def run_gemini_inference(
     logger.info("Gemini-GAN (%s) on %d adapted volume(s)", bundle, len(datalist))
     overrides = {f"{_GEMINI_RESAMPLE}#_disabled_": True, **overrides}
     workflow = load_workflow(
-        ["inference.json"], bundle=bundle, datalist=datalist, output_dir=str(output_dir), **overrides
+        ["inference.json", "inference_gemini.json"],
+        bundle=bundle,
+        datalist=datalist,
+        output_dir=str(output_dir),
+        **overrides,
     )
     target = str(workflow.parser[f"{_GEMINI_RESAMPLE}#_target_"])
     if not target.endswith("ResampleToHRGridd"):

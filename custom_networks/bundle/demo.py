@@ -18,7 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from custom_networks.bundle.workflows import GEMINI_BUNDLE, load_workflow  # noqa: E402
+from custom_networks.bundle.workflows import load_workflow  # noqa: E402
 from custom_networks.core.geometry import spacing_from_affine  # noqa: E402
 from custom_networks.core.labels import LABEL_COLORS  # noqa: E402
 from custom_networks.core.nifti import load_nifti, save_figure  # noqa: E402
@@ -110,7 +110,7 @@ def run_demo(out: str = "demo_output", seed: int = 2026, ckpt: str | None = None
         ["inference.json"],
         input_path=str(stack),
         output_dir=str(out_dir / "inference"),
-        ckpt_path=ckpt or str(GEMINI_BUNDLE / "models" / "model.pt"),
+        **({"ckpt_path": ckpt} if ckpt else {}),  # default: the bundle's shipped weights
         overwrite=True,  # the demo's own folder, regenerated on every run
     )
     wf.run()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +49,14 @@ def _items_of(source: Path) -> tuple[list[dict], dict[str, list[dict]] | None]:
 
 
 def labelled_stacks(
-    source: str | os.PathLike | None, split: str, val_fraction: float = 0.2, seed: int = 0
+    source: str | os.PathLike | Sequence[str | os.PathLike] | None,
+    split: str,
+    val_fraction: float = 0.2,
+    seed: int = 0,
 ) -> list[dict]:
     """Items ``{"image", "label"[, "labelled_slices"]}`` of one split of the labelled real stacks.
+
+    Several sources (a list) are split one by one, with the same fraction and seed, and their items concatenated.
 
     A folder or a ``datalists build`` file is split by subject (:func:`custom_networks.datalists.split_datalist`,
     seeded, the ED and ES of a subject together); a decathlon-style file with ``training`` / ``validation`` lists
@@ -58,7 +64,7 @@ def labelled_stacks(
     training stacks (logged): then it measures fit, not generalisation.
 
     Args:
-        source: the folder or datalist file.
+        source: the folder or datalist file, or a list of them.
         split: ``"training"`` or ``"validation"``.
         val_fraction: fraction of the subjects for validation (0 <= f < 1).
         seed: seed of the split.
@@ -66,8 +72,10 @@ def labelled_stacks(
     Raises:
         InputError: no source given, a missing source, an unknown split or fraction, or no labelled stack.
     """
-    if source is None or str(source) == "":
+    if source is None or str(source) == "" or (isinstance(source, (list, tuple)) and not source):
         raise InputError("real_data: give the labelled stacks (--real_data FOLDER_OR_DATALIST)")
+    if isinstance(source, (list, tuple)):
+        return [item for one in source for item in labelled_stacks(one, split, val_fraction, seed)]
     if split not in LABELLED_SPLITS:
         raise InputError(f"split {split!r}: choose one of {', '.join(LABELLED_SPLITS)}")
     if not 0.0 <= float(val_fraction) < 1.0:

@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from custom_networks.handlers.metrics import SpacingAwareMetricHandler, select_class
+from custom_networks.handlers.resumable_checkpoint import ResumableCheckpoint
 
-__all__ = ["SpacingAwareMetricHandler", "select_class"]
+__all__ = ["ResumableCheckpoint", "SpacingAwareMetricHandler", "select_class"]

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from .joint_loss import JointSRSegLoss, LeastSquaresDiscriminatorLoss
 from .labelled_slice_loss import LabelledSliceLoss, sample_on_stack
+from .partial_label_loss import PartialLabelDiceCELoss
 from .translation_losses import frozen_parameters, lsgan_discriminator_loss, lsgan_generator_loss
 from .vama_loss import VAMALoss, gaussian_kl
 
 __all__ = [
+    "PartialLabelDiceCELoss",
     "JointSRSegLoss",
     "LabelledSliceLoss",
     "LeastSquaresDiscriminatorLoss",

@@ -6,14 +6,21 @@ from __future__ import annotations
 
 from custom_networks.transforms.calibrate import CalibrateIntensityd
 from custom_networks.transforms.hr_grid import ResampleToHRGridd, hr_grid_for, slice_axis_of
+from custom_networks.transforms.label_candidates import LabelToCandidatesd, label_candidates
 from custom_networks.transforms.load_manual_label import LoadManualLabeld
+from custom_networks.transforms.rand_labelled_slice import RandLabelledSliced
 from custom_networks.transforms.rand_stack_synthesis import RandStackSynthesisd, SynthesisRanges
+from custom_networks.transforms.resample_in_plane import ResampleInPlaned
 from custom_networks.transforms.save import SaveNiftid, output_stem
 from custom_networks.transforms.save_cine import SaveCineFramed
 from custom_networks.transforms.stack_io import LoadStackd
 from custom_networks.transforms.to_label_grid import ToLabelGridd
 
 __all__ = [
+    "LabelToCandidatesd",
+    "label_candidates",
+    "RandLabelledSliced",
+    "ResampleInPlaned",
     "CalibrateIntensityd",
     "LoadManualLabeld",
     "LoadStackd",
