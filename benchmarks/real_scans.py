@@ -38,6 +38,7 @@ reason and the run goes on.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import functools
 import json
 import logging
@@ -92,6 +93,41 @@ INDICES = {
     "RVEF": "RVEF",
 }
 INTERPOLATIONS = ("linear", "bspline")
+#: Suffix of the set name of cases whose subject the weights were trained on (their rows are training-set figures).
+TRAINED = " (trained on)"
+#: Label of the aggregate row: every case the weights were not trained on.
+ALL = "all held out"
+
+
+def _held_out(set_name: str) -> bool:
+    return not set_name.endswith(TRAINED)
+
+
+def _in_group(row: Mapping, group: str) -> bool:
+    return _held_out(row["set"]) if group == ALL else row["set"] == group
+
+
+def training_record(bundle: Path, bundle_args: Mapping | None, record: str | os.PathLike | None) -> dict:
+    """The record of what the weights were trained on (``<weights>.json`` beside them, written by the training run):
+    ``record`` if given, else the one beside ``bundle_args['ckpt_path']`` or beside the bundle's ``models/model.pt``;
+    ``{}`` when there is none (weights trained on generated data only, or an unknown origin)."""
+    if record is None:
+        ckpt = (bundle_args or {}).get("ckpt_path")
+        weights = Path(ckpt) if ckpt else bundle / "models" / "model.pt"
+        record = weights.with_suffix(".json")
+        if not record.is_file():
+            return {}
+    path = Path(record)
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise InputError(f"{path}: unreadable training record ({err})") from err
+
+
+def mark_trained(cases: list, record: Mapping) -> list:
+    """Cases whose subject the weights were trained on get the set name ``<set> (trained on)``."""
+    trained = {name: set(subjects) for name, subjects in (record.get("trained_on") or {}).items()}
+    return [dataclasses.replace(c, set=c.set + TRAINED) if c.subject in trained.get(c.set, ()) else c for c in cases]
 
 
 def _command() -> str:
@@ -134,7 +170,11 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
 
 
 def run_bundle(
-    bundle: Path, inputs: Mapping[str, Path], out_dir: Path, overrides: Mapping | None = None
+    bundle: Path,
+    inputs: Mapping[str, Path],
+    out_dir: Path,
+    overrides: Mapping | None = None,
+    configs: Sequence[str] = ("inference.json",),
 ) -> tuple[dict[str, float], dict[str, str]]:
     """The bundle's ``inference.json`` on every input, written as ``out_dir/<name>_seg|_sr.nii.gz``.
 
@@ -163,7 +203,7 @@ def run_bundle(
 
     def _run(input_path: Path) -> None:
         workflow = load_workflow(
-            ["inference.json"],
+            list(configs),
             bundle=bundle,
             input_path=input_path,
             output_dir=out_dir,
@@ -288,7 +328,15 @@ def _compat_rows(split, volume: np.ndarray, box) -> dict[int, tuple[float, float
     return out
 
 
-def held_out_test(stacks: Mapping, bundle: Path | None, work: Path, method: str, overrides, sr_dir: Path | None):
+def held_out_test(
+    stacks: Mapping,
+    bundle: Path | None,
+    work: Path,
+    method: str,
+    overrides,
+    sr_dir: Path | None,
+    configs: Sequence[str] = ("inference.json",),
+):
     """Rows ``{set, stack, method, slice, psnr_heart, ssim_heart, compat_psnr_heart, compat_ssim_heart, ...}``."""
     splits, skipped = {}, []
     for name, (set_name, image, affine, heart) in stacks.items():
@@ -306,7 +354,7 @@ def held_out_test(stacks: Mapping, bundle: Path | None, work: Path, method: str,
     if sr_dir is None and bundle is not None:
         sr_dir = work / "held_out_pred"
         inputs = {n: work / "held_out_inputs" / f"{n}.nii.gz" for n in splits}
-        _, failed = run_bundle(bundle, inputs, sr_dir, overrides)
+        _, failed = run_bundle(bundle, inputs, sr_dir, overrides, configs)
     rows = []
     for name, (set_name, split, heart) in tqdm(splits.items(), desc="held-out scoring", leave=False):
         predictions = {m: interpolate_dropped(split, m) for m in INTERPOLATIONS}
@@ -366,8 +414,8 @@ def _seg_table(rows: list[dict], sets: Sequence[str], prefix: str = "") -> list[
         + " |",
         "| --- | --- | --- | --- |" + " --- |" * (2 * len(CLASSES)),
     ]
-    for s in [*sets, "all"]:
-        mine = [r for r in rows if s == "all" or r["set"] == s]
+    for s in [*sets, ALL]:
+        mine = [r for r in rows if _in_group(r, s)]
         if not mine:
             continue
         missing = sum(not r["heart_found"] for r in mine)
@@ -383,8 +431,8 @@ def _clinical_table(rows: list[dict], sets: Sequence[str]) -> list[str]:
         "| set | subjects | " + " | ".join(f"{v}: MAE / bias" for v in INDICES.values()) + " |",
         "| --- | --- |" + " --- |" * len(INDICES),
     ]
-    for s in [*sets, "all"]:
-        mine = [r for r in rows if s == "all" or r["set"] == s]
+    for s in [*sets, ALL]:
+        mine = [r for r in rows if _in_group(r, s)]
         if not mine:
             continue
         cells = []
@@ -426,7 +474,11 @@ def _summary(method, rows, clinical, held, skipped, sets, figures, seconds, note
         note,
         "",
         "Sources (cite when reporting): "
-        + "; ".join(f"`{s}`: {REAL_SETS[s][0]}, {REAL_SETS[s][1]}" for s in sets if s in REAL_SETS)
+        + "; ".join(
+            f"`{s}`: {REAL_SETS[s][0]}, {REAL_SETS[s][1]}"
+            for s in dict.fromkeys(x.removesuffix(TRAINED) for x in sets)
+            if s in REAL_SETS
+        )
         + ". ACDC spacing is nominal (1.5625 x 1.5625 x 10 mm for every patient): its volumes, masses and HD95 are"
         " approximate, its Dice exact. Sunnybrook: LV blood pool on its contoured slices, myocardium at ED only, RV"
         " never labelled (undefined, not 0).",
@@ -520,6 +572,8 @@ def run(
     work: str | os.PathLike | None = None,
     figures: bool = True,
     oracle_crop_mm: float | None = None,
+    record: str | os.PathLike | None = None,
+    configs: str | Sequence[str] = "inference.json",
     overwrite: bool = False,
 ) -> Path:
     """Score a bundle (or a prediction folder) on the real labelled stacks and write the report folder.
@@ -542,6 +596,11 @@ def run(
         figures: draw the failure views and the Bland-Altman plot.
         oracle_crop_mm: diagnostic: crop each stack in-plane to a box of this size (mm) centred on its manual label
             before the bundle runs on it.
+        record: the weights' training record (default: ``<weights>.json`` beside them, when it exists); the cases
+            of the subjects it lists are reported apart, as ``<set> (trained on)``, and left out of the
+            ``all held out`` rows.
+        configs: the bundle's config files layered for its inference (comma-separated or a list), e.g.
+            ``inference.json,inference_gemini.json`` for the Gemini-GAN generator.
         overwrite: replace an existing report folder.
 
     Raises:
@@ -549,6 +608,7 @@ def run(
     """
     start = time.perf_counter()
     sets = [s.strip() for s in sets.split(",")] if isinstance(sets, str) else sets
+    configs = [c.strip() for c in configs.split(",")] if isinstance(configs, str) else list(configs)
     cases, skipped = find_real_cases(data, sets)
     if limit is not None:
         kept, counts = [], {}
@@ -558,6 +618,8 @@ def run(
                 kept.append(case)
         cases = kept
     bundle_path = Path(bundle) if Path(bundle).is_absolute() or Path(bundle).exists() else REPO / bundle
+    trained = training_record(bundle_path, bundle_args, record) if pred is None or record is not None else {}
+    cases = mark_trained(cases, trained)
     if pred is None and not (bundle_path / "configs" / "inference.json").is_file():
         raise InputError(f"{bundle_path}: not a bundle folder (no configs/inference.json)")
     if pred is not None and not Path(pred).is_dir():
@@ -587,7 +649,7 @@ def run(
                 inputs = {
                     n: oracle_crop(v, float(oracle_crop_mm), work_dir / "oracle_crops") for n, v in loaded.items()
                 }
-            seconds, failed = run_bundle(bundle_path, inputs, pred_dir, bundle_args)
+            seconds, failed = run_bundle(bundle_path, inputs, pred_dir, bundle_args, configs)
             skipped += [{"set": loaded[n][0].set, "case": n, "reason": r} for n, r in failed.items()]
         else:
             pred_dir = Path(pred)
@@ -604,6 +666,7 @@ def run(
                 method,
                 bundle_args,
                 Path(held_out_pred) if held_out_pred else None,
+                configs,
             )
             skipped += more
         with atomic_output_dir(out, overwrite=overwrite) as tmp:
@@ -630,13 +693,20 @@ def run(
                 "shipped weights" if "ckpt_path" not in (bundle_args or {}) else f"weights `{bundle_args['ckpt_path']}`"
             )
             note = f"Method `{method}`: " + (
-                f"the bundle's own inference (`{bundle_path.name}/configs/inference.json`, {weights}) run on"
+                f"the bundle's own inference (`{bundle_path.name}/configs/{' + '.join(configs)}`, {weights}) run on"
                 " each stack file as a user would."
                 if pred is None
                 else f"predictions read from `{pred}`."
             )
             if pred is None and bundle_args:
                 note += f" Overrides: `{json.dumps(dict(bundle_args))}`."
+            if trained.get("trained_on"):
+                listed = ", ".join(f"{k}: {len(v)} subjects" for k, v in trained["trained_on"].items())
+                note += (
+                    f" The weights' training record lists what they were trained on ({listed}): those subjects' cases"
+                    " are reported as `<set> (trained on)` (training-set figures, not generalisation) and left out of"
+                    f" the `{ALL}` rows."
+                )
             if oracle_crop_mm is not None and pred is None:
                 note += (
                     f" **Diagnostic**: each stack was first cropped in-plane to {float(oracle_crop_mm):g} mm around its"

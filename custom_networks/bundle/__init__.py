@@ -25,7 +25,15 @@ from custom_networks.bundle.helpers import (
 )
 from custom_networks.bundle.histogram_baseline import fit_histogram_matching, load_calibration, source_training_items
 from custom_networks.bundle.inputs import CaseList, cine_inputs, inference_inputs, report_failures
-from custom_networks.bundle.labelled_stacks import LABELLED_SPLITS, labelled_stacks, load_pretrained
+from custom_networks.bundle.labelled_stacks import (
+    LABELLED_SPLITS,
+    generated_stacks,
+    labelled_stacks,
+    load_pretrained,
+    mixing_weights,
+    slice_training_stacks,
+    trained_on,
+)
 from custom_networks.bundle.source_twins import add_source_twins, evaluation_input_key, twins_available
 from custom_networks.bundle.translation_methods import TRANSLATION_METHODS, method_checkpoint
 from custom_networks.bundle.workflows import BUNDLES, GEMINI_BUNDLE, bundle_folder, load_workflow, parse_device
@@ -34,6 +42,10 @@ __all__ = [
     "BUNDLES",
     "LABELLED_SPLITS",
     "labelled_stacks",
+    "generated_stacks",
+    "mixing_weights",
+    "slice_training_stacks",
+    "trained_on",
     "load_pretrained",
     "GEMINI_BUNDLE",
     "bundle_folder",

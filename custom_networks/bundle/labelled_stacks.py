@@ -14,7 +14,15 @@ from torch import nn
 
 from custom_networks.core.nifti import InputError
 
-__all__ = ["LABELLED_SPLITS", "labelled_stacks", "load_pretrained"]
+__all__ = [
+    "LABELLED_SPLITS",
+    "generated_stacks",
+    "labelled_stacks",
+    "load_pretrained",
+    "mixing_weights",
+    "slice_training_stacks",
+    "trained_on",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -128,3 +136,101 @@ def load_pretrained(
         raise InputError(f"{path}: weights of another network ({str(err).splitlines()[0]})") from err
     logger.info("fine-tuning from %s", path)
     return network
+
+
+def trained_on(items: Sequence[dict]) -> dict[str, list[str]]:
+    """What a run trains on, for its weights' record: set (the stacks' folder name) -> sorted subjects.
+
+    ``benchmarks/real_scans.py`` reads it back to tell the cases the weights were trained on from held-out ones.
+
+    Args:
+        items: the training items (``image`` and ``subject``, or ``case``).
+    """
+    sets: dict[str, set[str]] = {}
+    for item in items:
+        subject = str(item.get("subject") or item.get("case") or Path(str(item["image"])).name)
+        sets.setdefault(str(item.get("set") or Path(str(item["image"])).parent.name), set()).add(subject)
+    return {name: sorted(subjects) for name, subjects in sorted(sets.items())}
+
+
+#: The ``set`` of generated stacks in a training list (:func:`generated_stacks`).
+GENERATED_SET = "generated"
+
+
+def generated_stacks(dataset_dir: str | os.PathLike | None, split: str = "training", **synth_kwargs: Any) -> list[dict]:
+    """The native stacks of a generated dataset with their own label maps, as labelled stacks to train on.
+
+    Args:
+        dataset_dir: a generated dataset folder (``python -m custom_networks.data synth``); generated there (seeded)
+            when it holds none; None: no generated stacks.
+        split: its split to take.
+        synth_kwargs: generation settings when the folder is empty (``subjects``, ``domain``, ``seed``...).
+
+    Returns:
+        Items ``{"image": lr_image, "label": lr_label, "subject", "case", "set": "generated"}``.
+    """
+    if dataset_dir is None or str(dataset_dir) == "":
+        return []
+    from custom_networks.bundle.helpers import load_datalist
+
+    items = load_datalist(dataset_dir, split, **synth_kwargs)
+    return [
+        {
+            "image": item["lr_image"],
+            "label": item["lr_label"],
+            "subject": item["subject"],
+            "case": f"{item['subject']}_{item['phase']}",
+            "set": GENERATED_SET,
+        }
+        for item in items
+    ]
+
+
+def slice_training_stacks(
+    real_data: str | os.PathLike | Sequence[str | os.PathLike] | None,
+    generated_data: str | os.PathLike | None,
+    split: str,
+    val_fraction: float = 0.2,
+    seed: int = 0,
+) -> list[dict]:
+    """The stacks the slice segmenter trains (or validates) on: labelled real stacks, generated ones, or both.
+
+    Generated stacks join the training split only; validation is on real stacks whenever there are any.
+
+    Args:
+        real_data: folders or datalist files of labelled real stacks (see :func:`labelled_stacks`).
+        generated_data: a generated dataset folder (see :func:`generated_stacks`).
+        split: ``"training"`` or ``"validation"``.
+        val_fraction: fraction of the real subjects for validation.
+        seed: seed of the split.
+
+    Raises:
+        InputError: neither source given.
+    """
+    has_real = real_data not in (None, "", [], ())
+    if not has_real and generated_data in (None, ""):
+        raise InputError("no training data: give --real_data FOLDERS and/or --generated_data DATASET")
+    real = labelled_stacks(real_data, split, val_fraction, seed) if has_real else []
+    if split == "validation" and real:
+        return real
+    return real + generated_stacks(generated_data, split)
+
+
+def mixing_weights(items: Sequence[dict], generated_fraction: float = 0.25) -> list[float]:
+    """Sampling weights that draw generated stacks ``generated_fraction`` of the time, real stacks the rest.
+
+    Args:
+        items: the training items (generated ones have ``set == "generated"``).
+        generated_fraction: the share of generated samples (ignored when only one kind is there).
+
+    Raises:
+        InputError: a fraction outside [0, 1).
+    """
+    if not 0.0 <= float(generated_fraction) < 1.0:
+        raise InputError(f"generated_fraction {generated_fraction}: must be in [0, 1)")
+    generated = [item.get("set") == GENERATED_SET for item in items]
+    n_gen = sum(generated)
+    n_real = len(items) - n_gen
+    if n_gen == 0 or n_real == 0:
+        return [1.0] * len(items)
+    return [float(generated_fraction) / n_gen if g else (1.0 - float(generated_fraction)) / n_real for g in generated]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import os
 import time
@@ -13,7 +14,7 @@ import torch
 from ignite.engine import Engine, Events
 from ignite.handlers import Checkpoint
 
-from custom_networks.core.nifti import InputError, _atomic_file
+from custom_networks.core.nifti import InputError, _atomic_file, write_text_atomic
 
 __all__ = ["ResumableCheckpoint"]
 
@@ -45,6 +46,9 @@ class ResumableCheckpoint:
         schedule_attributes: attributes of the saved objects that the new run's configuration sets.
         final_path: where the network's final weights (a plain state dict, as a bundle's ``models/model.pt``) are
             written when the run completes (None: not written).
+        record: what the run was trained on and how (JSON-serialisable), written beside the final weights as
+            ``<final_path stem>.json`` with the iterations and CPU-hours the weights cost: the measured record that
+            ships with them.
     """
 
     def __init__(
@@ -55,6 +59,7 @@ class ResumableCheckpoint:
         resume: bool = True,
         schedule_attributes: tuple[str, ...] = ("t_total", "end_lr", "warmup_steps", "base_lrs", "T_max", "eta_min"),
         final_path: str | os.PathLike | None = None,
+        record: dict[str, Any] | None = None,
     ):
         self.save_dir = Path(save_dir)
         self.save_dict = save_dict
@@ -62,6 +67,7 @@ class ResumableCheckpoint:
         self.resume = bool(resume)
         self.schedule_attributes = tuple(schedule_attributes)
         self.final_path = None if final_path is None else Path(final_path)
+        self.record = dict(record or {})
         self.cpu_before = 0.0
         self.wall_before = 0.0
         self._cpu0 = self._wall0 = 0.0
@@ -162,6 +168,16 @@ class ResumableCheckpoint:
         model = model.module if hasattr(model, "module") else model
         with _atomic_file(self.final_path, suffix=".pt") as tmp:
             torch.save(model.state_dict(), tmp)
+        record = {
+            **self.record,
+            "weights": self.final_path.name,
+            "iterations": int(engine.state.iteration),
+            "cpu_hours": round(self.cpu_seconds() / 3600, 3),
+            "wall_hours": round((self.wall_before + time.time() - self._wall0) / 3600, 3),
+            "curve": str(self.save_dir / "curve.csv"),
+            "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        }
+        write_text_atomic(self.final_path.with_suffix(".json"), json.dumps(record, indent=1, default=str) + "\n")
         logger.info(
             "final weights (iteration %d, %.1f CPU-minutes) written to %s",
             engine.state.iteration,

@@ -1,6 +1,13 @@
-"""Inference of gemini_gan_bundle on real-world-like inputs: geometry, 4D frames, bad inputs, outputs."""
+"""Inference of gemini_gan_bundle on real-world-like inputs: geometry, 4D frames, bad inputs, outputs.
+
+The bundle's default inference is stage 1 (the slice segmenter, ``models/model.pt``); the image-only Gemini-GAN
+generator with its synthetic-only weights is ``inference_gemini.json`` layered on it.
+"""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import nibabel as nib
 import numpy as np
@@ -11,18 +18,20 @@ from monai.bundle import ConfigWorkflow
 
 from custom_networks.data import resample_to_grid
 from custom_networks.data.geometry import apply_affine, spacing_from_affine
-from custom_networks.nets import GeminiGenerator
+from custom_networks.nets import SliceSegmenter
 from custom_networks.utils import InputError
 
 INFER = str(GEMINI_CONFIGS / "inference.json")
+GEMINI = [INFER, str(GEMINI_CONFIGS / "inference_gemini.json")]
 META = str(GEMINI_CONFIGS / "metadata.json")
 SHIPPED = REPO / "gemini_gan_bundle" / "models" / "model.pt"
-TINY_FEATURES = [4, 8, 16, 32, 32]
+SHIPPED_GEMINI = REPO / "gemini_gan_bundle" / "models" / "gemini_synthetic.pt"
+TINY = {"channels": [4, 8, 16], "num_res_units": 0}
 
 
-def _infer(input_path, out, ckpt, **overrides):
+def _infer(input_path, out, ckpt, configs=INFER, **overrides):
     wf = ConfigWorkflow(
-        config_file=INFER,
+        config_file=configs,
         meta_file=META,
         logging_file=False,
         workflow_type=None,
@@ -40,14 +49,14 @@ def _infer(input_path, out, ckpt, **overrides):
 def tiny_ckpt(tmp_path_factory):
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("ckpt") / "model.pt"
-    torch.save(GeminiGenerator(features=TINY_FEATURES).state_dict(), path)
+    torch.save(SliceSegmenter(**TINY).state_dict(), path)
     return path
 
 
 def test_outputs_cover_the_input_in_world_coordinates(tiny_dataset, tiny_ckpt, tmp_path):
     src = tiny_dataset / "sub-0000" / "ED" / "lr_image.nii.gz"  # native stack, oblique, 1.25 x 1.25 x 10 mm
     moved = reoriented_copy(src, tmp_path / "case.nii.gz")
-    _infer(moved, tmp_path / "out", tiny_ckpt, features=TINY_FEATURES, seg_on_input_grid=True)
+    _infer(moved, tmp_path / "out", tiny_ckpt, **TINY, seg_on_input_grid=True)
     inp = nib.load(moved)
     seg = nib.load(tmp_path / "out" / "case_seg.nii.gz")
     sr = nib.load(tmp_path / "out" / "case_sr.nii.gz")
@@ -79,10 +88,10 @@ def test_cine_frame_selection_and_bad_inputs_leave_no_output(tiny_dataset, tiny_
     cine = tmp_path / "cine.nii.gz"
     nib.save(nib.Nifti1Image(np.stack([data, data * 0.5], axis=-1), img.affine), str(cine))
     with pytest.raises(RuntimeError) as err:
-        _infer(cine, tmp_path / "none", tiny_ckpt, features=TINY_FEATURES)
+        _infer(cine, tmp_path / "none", tiny_ckpt, **TINY)
     assert "cine.nii.gz: 4D cine with 2 frames" in repr(err.value.__cause__) + str(err.getrepr())
     assert not (tmp_path / "none").exists() or not any((tmp_path / "none").iterdir())
-    _infer(cine, tmp_path / "f1", tiny_ckpt, features=TINY_FEATURES, frame=1, sr_output=False)
+    _infer(cine, tmp_path / "f1", tiny_ckpt, **TINY, frame=1, sr_output=False)
     written = sorted(p.name for p in (tmp_path / "f1").iterdir())
     # the frame in the name; the barely trained test network may miss classes, which warnings.csv then says
     assert [n for n in written if n != "warnings.csv"] == ["cine_frame1_seg.nii.gz"]
@@ -90,13 +99,14 @@ def test_cine_frame_selection_and_bad_inputs_leave_no_output(tiny_dataset, tiny_
         assert "cine.nii.gz" in (tmp_path / "f1" / "warnings.csv").read_text()
 
 
-@pytest.mark.skipif(not SHIPPED.is_file(), reason="models/model.pt not trained yet")
-def test_shipped_model_segments_a_reoriented_stack(tiny_dataset, tmp_path):
-    """End-to-end geometry check with the shipped weights: a test stack stored with another axis order and a
-    flipped axis is segmented where the heart is, in world coordinates (scored against the HR reference)."""
+@pytest.mark.parametrize(("configs", "weights"), [(INFER, SHIPPED), (GEMINI, SHIPPED_GEMINI)], ids=["slices", "gemini"])
+def test_shipped_model_segments_a_reoriented_stack(tiny_dataset, tmp_path, configs, weights):
+    """End-to-end geometry check with the shipped weights (the slice segmenter, and the Gemini-GAN generator): a test
+    stack stored with another axis order and a flipped axis is segmented where the heart is, in world coordinates
+    (scored against the HR reference)."""
     case = tiny_dataset / "sub-0002" / "ES"
     moved = reoriented_copy(case / "lr_image.nii.gz", tmp_path / "stack.nii.gz")
-    _infer(moved, tmp_path / "out", SHIPPED)
+    _infer(moved, tmp_path / "out", weights, configs=configs)
     seg = nib.load(tmp_path / "out" / "stack_seg.nii.gz")
     ref = nib.load(case / "hr_label.nii.gz")
     ref_on_seg = resample_to_grid(np.asarray(ref.dataobj), ref.affine, seg.shape, seg.affine, order=0)
@@ -137,7 +147,7 @@ def test_generated_test_cases_get_one_output_pair_each(tiny_dataset, tiny_ckpt, 
     import json
 
     test = json.loads((tiny_dataset / "dataset.json").read_text())["test"]
-    _infer(None, tmp_path / "out", tiny_ckpt, features=TINY_FEATURES, dataset_dir=str(tiny_dataset))
+    _infer(None, tmp_path / "out", tiny_ckpt, **TINY, dataset_dir=str(tiny_dataset))
     expected = sorted(f"{item['subject']}_{item['phase']}_{kind}.nii.gz" for item in test for kind in ("seg", "sr"))
     written = sorted(p.name for p in (tmp_path / "out").iterdir() if p.name != "warnings.csv")  # tiny network
     assert len(test) == 2 and written == expected
@@ -150,9 +160,10 @@ def test_generated_test_cases_get_one_output_pair_each(tiny_dataset, tiny_ckpt, 
 
 def test_monai_label_contract(tiny_dataset):
     """What MONAI Label's BundleInferTask relies on (it reads only ``preprocessing`` / ``postprocessing`` and restores
-    the prediction to the image's ``spatial_shape`` / ``original_affine`` before writing it itself): the HR grid is
-    the reference space, ``postprocessing`` writes no file and ends with a label map."""
+    the prediction to the image's ``spatial_shape`` / ``original_affine`` before writing it itself): after
+    ``postprocessing`` the image's metadata is the HR grid, the label map lies on it, and no file is written."""
     from monai.bundle import ConfigParser
+    from monai.data import MetaTensor
 
     from custom_networks.transforms import SaveNiftid, hr_grid_for
 
@@ -162,16 +173,25 @@ def test_monai_label_contract(tiny_dataset):
     image = parser.get_parsed_content("preprocessing")({"image": str(stack)})["image"]
     src = nib.load(stack)
     hr_shape, hr_affine, _ = hr_grid_for(src.shape, src.affine)
-    np.testing.assert_allclose(np.asarray(image.meta["original_affine"]), hr_affine, atol=1e-5)
-    assert tuple(int(s) for s in image.meta["spatial_shape"]) == tuple(hr_shape)
     post = parser.get_parsed_content("postprocessing")
     assert not any(isinstance(t, SaveNiftid) for t in post.transforms)
-    logits = torch.zeros((4, *image.shape[1:]))
-    logits[1, 20:40, 20:40, 10:20] = 5.0
-    logits[1, 60:62, 60:62, 10:12] = 5.0  # a stray island, removed by the largest-component step
-    out = post({"image": image, "pred": logits})["pred"]
-    assert out.shape[0] == 1 and set(np.unique(np.asarray(out))) == {0, 1}
-    assert int((np.asarray(out) == 1).sum()) == 20 * 20 * 10
+    probs = torch.zeros((4, *image.shape[1:]))
+    probs[0] = 1.0
+    cx, cy = image.shape[1] // 2, image.shape[2] // 2
+    probs[:, cx - 10 : cx + 10, cy - 10 : cy + 10, 2:5] = torch.tensor([0.0, 1.0, 0.0, 0.0])[:, None, None, None]
+    probs[:, 3:5, 3:5, 2:4] = torch.tensor([0.0, 1.0, 0.0, 0.0])[:, None, None, None]  # a stray island
+    pred = MetaTensor(probs, meta=image.meta, applied_operations=image.applied_operations)
+    out = post({"image": image, "pred": pred})
+    np.testing.assert_allclose(np.asarray(out["image"].meta["original_affine"]), hr_affine, atol=1e-5)
+    assert tuple(int(s) for s in out["image"].meta["spatial_shape"]) == tuple(hr_shape)
+    label = np.asarray(out["pred"])
+    assert label.shape == (1, *hr_shape) and set(np.unique(label)) == {0, 1}
+    # one blob: the island was removed by the largest-component step; 20 x 20 pixels of 1.25 x 1.25 mm on
+    # 3 slices of 10 mm -> about 3 x 10 / 2 HR slices of 25 x 25 voxels (linear between slices: a little more)
+    from scipy import ndimage
+
+    assert ndimage.label(label[0] == 1)[1] == 1
+    assert 0.7 < (label == 1).sum() / (25 * 25 * 15) < 1.4
 
 
 def test_dicom_series_gives_the_segmentation_of_its_nifti(tiny_dataset, tmp_path):
@@ -216,13 +236,16 @@ def test_real_layout_extremes_run(tmp_path, tiny_ckpt, dtype, inplane, spacing, 
 
     affine = centered_grid_affine(shape, (spacing, inplane, inplane), rotation_matrix((30, -20, 60)), (40, -60, 25))
     nib.save(nib.Nifti1Image(data, affine), tmp_path / "real.nii.gz")
-    _infer(tmp_path / "real.nii.gz", tmp_path / "out", tiny_ckpt, features=TINY_FEATURES, sr_output=False)
+    _infer(tmp_path / "real.nii.gz", tmp_path / "out", tiny_ckpt, **TINY, sr_output=False)
     seg = nib.load(tmp_path / "out" / "real_seg.nii.gz")
     np.testing.assert_allclose(spacing_from_affine(seg.affine), [1.25, 1.25, 2.0], atol=1e-4)
     centre_in = apply_affine(affine, (np.asarray(shape) - 1) / 2)
     np.testing.assert_allclose(apply_affine(seg.affine, (np.asarray(seg.shape) - 1) / 2), centre_in, atol=1e-3)
     assert seg.shape[2] == int(np.ceil(slices * spacing / 2.0 - 1e-3))
-    # An acquisition outside the shipped weights' trained range (1-1.5 mm in-plane, slices every 8-12 mm) is said.
+    # An acquisition outside the shipped weights' trained range (inference.json's trained_range) is said.
     warnings = (tmp_path / "out" / "warnings.csv").read_text() if (tmp_path / "out" / "warnings.csv").exists() else ""
-    assert (f"in-plane voxel size {inplane:.2f} mm is outside" in warnings) == (not 1.0 <= inplane <= 1.5)
-    assert (f"slice spacing {spacing:.2f} mm is outside" in warnings) == (not 8.0 <= spacing <= 12.0)
+    trained = json.loads(Path(INFER).read_text())["trained_range"]
+    low, high = trained["inplane_spacing_mm"]
+    assert (f"in-plane voxel size {inplane:.2f} mm is outside" in warnings) == (not low <= inplane <= high)
+    low, high = trained["slice_spacing_mm"]
+    assert (f"slice spacing {spacing:.2f} mm is outside" in warnings) == (not low <= spacing <= high)

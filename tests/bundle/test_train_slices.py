@@ -4,6 +4,7 @@ label aligned."""
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 
 import numpy as np
@@ -67,6 +68,9 @@ def test_a_short_run_lowers_its_loss_and_resumes(labelled_folder, tmp_path):
     assert float(rows[-1]["cpu_s"]) > float(rows[0]["cpu_s"]) > 0
     final = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
     assert set(final) == set(SliceSegmenter(channels=(8, 16, 32), num_res_units=0).state_dict())
+    record = json.loads((tmp_path / "run" / "model.json").read_text())
+    assert record["trained_on"] == {"stacks": ["sub-0000", "sub-0001", "sub-0002"]}
+    assert record["iterations"] == 60 and record["cpu_hours"] > 0
     # started again with more iterations: goes on from iteration 60, CPU time carried over
     _train(labelled_folder, tmp_path / "run", iterations=80, epoch_length=20)
     rows = _curve(tmp_path / "run")
