@@ -124,9 +124,20 @@ def training_record(bundle: Path, bundle_args: Mapping | None, record: str | os.
         raise InputError(f"{path}: unreadable training record ({err})") from err
 
 
+def trained_subjects(record: Mapping | None) -> dict[str, set[str]]:
+    """Set -> subjects the weights saw: the record's ``trained_on`` and, recursively, that of the weights they
+    were trained from (``started_from``)."""
+    if not record:
+        return {}
+    trained = {name: set(subjects) for name, subjects in (record.get("trained_on") or {}).items()}
+    for name, subjects in trained_subjects((record.get("started_from") or {}).get("record")).items():
+        trained.setdefault(name, set()).update(subjects)
+    return trained
+
+
 def mark_trained(cases: list, record: Mapping) -> list:
     """Cases whose subject the weights were trained on get the set name ``<set> (trained on)``."""
-    trained = {name: set(subjects) for name, subjects in (record.get("trained_on") or {}).items()}
+    trained = trained_subjects(record)
     return [dataclasses.replace(c, set=c.set + TRAINED) if c.subject in trained.get(c.set, ()) else c for c in cases]
 
 
@@ -574,6 +585,7 @@ def run(
     oracle_crop_mm: float | None = None,
     record: str | os.PathLike | None = None,
     configs: str | Sequence[str] = "inference.json",
+    skip_trained: bool = False,
     overwrite: bool = False,
 ) -> Path:
     """Score a bundle (or a prediction folder) on the real labelled stacks and write the report folder.
@@ -601,6 +613,7 @@ def run(
             ``all held out`` rows.
         configs: the bundle's config files layered for its inference (comma-separated or a list), e.g.
             ``inference.json,inference_gemini.json`` for the Gemini-GAN generator.
+        skip_trained: leave out the cases the weights were trained on (held-out figures only, faster).
         overwrite: replace an existing report folder.
 
     Raises:
@@ -620,6 +633,8 @@ def run(
     bundle_path = Path(bundle) if Path(bundle).is_absolute() or Path(bundle).exists() else REPO / bundle
     trained = training_record(bundle_path, bundle_args, record) if pred is None or record is not None else {}
     cases = mark_trained(cases, trained)
+    if skip_trained:
+        cases = [c for c in cases if _held_out(c.set)]
     if pred is None and not (bundle_path / "configs" / "inference.json").is_file():
         raise InputError(f"{bundle_path}: not a bundle folder (no configs/inference.json)")
     if pred is not None and not Path(pred).is_dir():
@@ -700,8 +715,8 @@ def run(
             )
             if pred is None and bundle_args:
                 note += f" Overrides: `{json.dumps(dict(bundle_args))}`."
-            if trained.get("trained_on"):
-                listed = ", ".join(f"{k}: {len(v)} subjects" for k, v in trained["trained_on"].items())
+            if trained_subjects(trained):
+                listed = ", ".join(f"{k}: {len(v)} subjects" for k, v in trained_subjects(trained).items())
                 note += (
                     f" The weights' training record lists what they were trained on ({listed}): those subjects' cases"
                     " are reported as `<set> (trained on)` (training-set figures, not generalisation) and left out of"

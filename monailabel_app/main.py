@@ -10,21 +10,20 @@ then, in 3D Slicer's MONAI Label module, connect to ``http://127.0.0.1:8000``, p
 Label's ``BundleInferTask``: the label map (1 LV blood pool, 2 LV myocardium, 3 RV) comes back on the HR grid over
 the study's field of view, in world coordinates, so it overlays the study in the viewer.
 
-**Training** (``/train/gemini_gan``, Slicer's "Train" button) means: fine-tuning the segmentation on the studies that
-have a saved label map (``labels/final``), with ``configs/train.json`` + ``configs/finetune_real.json``. A study's
-label map may be on the study's own grid (labels drawn on the stack) or on any grid over it (the HR output,
-corrected): the loss compares the network's HR prediction with it in world coordinates, on its slices. Synthetic
-batches are mixed in, so the SR decoder stays trained. Every class of a saved label map is taken as drawn on every
-slice (a slice left empty teaches "no heart here"). The best weights (Dice of the validation studies on their own
-grids) replace the served ``models/model.pt``; the served model reloads them at the next request.
+**Training** (``/train/gemini_gan``, Slicer's "Train" button) means: fine-tuning the slice segmenter (the served
+``models/model.pt``) on the studies that have a saved label map (``labels/final``), with
+``configs/train_slices.json``. A study's label map may be on the study's own grid (labels drawn on the stack) or on
+any grid over it (the HR output, corrected): it is brought onto the study's grid in world coordinates. Every class
+of a saved label map is taken as drawn on every slice (a slice left empty teaches "no heart here"). One "epoch" is
+``epoch_length`` (50) iterations of 12 slices. The final weights replace the served ``models/model.pt`` (with their
+training record, ``models/model.json``); the served model reloads them at the next request.
 
 Like MONAI Label's own bundle apps, the app serves **its copy** of the bundle, in ``<model_dir>/gemini_gan_bundle``
 (made at the first start from ``--conf bundle``), so training never writes into the source bundle. The copy is kept
 across restarts (it holds the fine-tuned weights): delete it to serve the source bundle's current weights.
 
 ``--conf`` pairs: ``bundle`` (source bundle folder; default this repository's ``gemini_gan_bundle``), ``model_dir``
-(default ``monailabel_app/model``), ``synthetic_subjects`` (synthetic subjects generated for the mixed batches;
-default the bundle's 30).
+(default ``monailabel_app/model``), ``learning_rate`` (fine-tuning rate; default 5e-4).
 """
 
 from __future__ import annotations
@@ -34,7 +33,6 @@ import os
 import shutil
 from pathlib import Path
 
-from monai.bundle import ConfigParser
 from monailabel.interfaces.app import MONAILabelApp
 from monailabel.tasks.infer.bundle import BundleInferTask
 from monailabel.tasks.train.bundle import BundleConstants, BundleTrainTask
@@ -46,36 +44,30 @@ REPO = Path(__file__).resolve().parents[1]
 _OUTPUTS = ("data", "runs", "eval", "__pycache__")
 
 
-#: The fine-tuning override MONAI Label training layers on ``train.json``.
-FINETUNE_CONFIG = "finetune_real.json"
+#: The training config MONAI Label runs: the slice segmenter's.
+TRAIN_CONFIG = "train_slices.json"
+#: Iterations per MONAI Label "epoch" (the UI's max_epochs counts these).
+EPOCH_LENGTH = 50
 
 
 class FineTuneConstants(BundleConstants):
-    """MONAI Label's bundle keys, with the fine-tuning config layered on ``train.json``."""
+    """MONAI Label's bundle keys, with the slice segmenter's training config."""
 
     def configs(self):
-        """The configs MONAI Label looks for; the first found is ``train.json`` (``finetune_real.json`` goes on it)."""
-        return ["train.json"]
+        """The training config MONAI Label looks for."""
+        return [TRAIN_CONFIG]
 
 
 class FineTuneTrainTask(BundleTrainTask):
-    """MONAI Label training = fine-tuning on the labelled studies (``train.json`` + ``finetune_real.json``).
+    """MONAI Label training = fine-tuning the slice segmenter on the labelled studies (``train_slices.json``).
 
     Args:
         path: the served bundle folder.
-        conf: the app's ``--conf`` pairs (``synthetic_subjects``).
+        conf: the app's ``--conf`` pairs (``learning_rate``).
     """
 
     def __init__(self, path: str, conf: dict[str, str]):
         super().__init__(path, conf, const=FineTuneConstants())
-        if self.valid:
-            self.bundle_config_path = [self.bundle_config_path, os.path.join(path, "configs", FINETUNE_CONFIG)]
-
-    def _load_bundle_config(self, path, config):
-        parser = ConfigParser()
-        parser.read_config([config, os.path.join(path, "configs", FINETUNE_CONFIG)])
-        parser.config.update({self.const.key_bundle_root(): path})  # type: ignore[union-attr]
-        return parser
 
     def _partition_datalist(self, datalist, request, shuffle=False):
         train, val = super()._partition_datalist(datalist, request, shuffle)
@@ -87,15 +79,20 @@ class FineTuneTrainTask(BundleTrainTask):
         return train, val
 
     def _update_overrides(self, overrides):
-        models = os.path.join(self.bundle_path, "models")
+        epochs = int(overrides.get(self.const.key_train_trainer_max_epochs(), 1))
         overrides.update(
-            ckpt_dir=models,  # the best weights replace the served model.pt
-            output_dir=os.path.join(self.bundle_path, "runs", "monailabel"),
-            pretrained_path=None,  # MONAI Label's own loader starts from models/model.pt when "pretrained"
+            # MONAI Label's own loader (a CheckpointLoader in train#handlers) starts from models/model.pt when
+            # "pretrained"; the final weights replace it
+            final_ckpt=os.path.join(self.bundle_path, "models", "model.pt"),
+            run_dir=os.path.join(self.bundle_path, "runs", "monailabel"),
+            resume=False,
+            epoch_length=EPOCH_LENGTH,
+            iterations=epochs * EPOCH_LENGTH,
+            warmup_iterations=0,
+            learning_rate=float(self.conf.get("learning_rate", 5e-4)),
+            val_interval=1,
             num_workers=0,
         )
-        if "synthetic_subjects" in self.conf:
-            overrides["synthetic_subjects"] = int(self.conf["synthetic_subjects"])
         return overrides
 
 

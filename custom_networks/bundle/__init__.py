@@ -33,6 +33,7 @@ from custom_networks.bundle.labelled_stacks import (
     mixing_weights,
     slice_training_stacks,
     trained_on,
+    weights_record,
 )
 from custom_networks.bundle.source_twins import add_source_twins, evaluation_input_key, twins_available
 from custom_networks.bundle.translation_methods import TRANSLATION_METHODS, method_checkpoint
@@ -45,6 +46,7 @@ __all__ = [
     "generated_stacks",
     "mixing_weights",
     "slice_training_stacks",
+    "weights_record",
     "trained_on",
     "load_pretrained",
     "GEMINI_BUNDLE",

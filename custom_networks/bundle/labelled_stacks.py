@@ -3,6 +3,7 @@ or a datalist file, split by subject; and the pretrained weights it starts from.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ __all__ = [
     "mixing_weights",
     "slice_training_stacks",
     "trained_on",
+    "weights_record",
 ]
 
 logger = logging.getLogger(__name__)
@@ -234,3 +236,22 @@ def mixing_weights(items: Sequence[dict], generated_fraction: float = 0.25) -> l
     if n_gen == 0 or n_real == 0:
         return [1.0] * len(items)
     return [float(generated_fraction) / n_gen if g else (1.0 - float(generated_fraction)) / n_real for g in generated]
+
+
+def weights_record(path: str | os.PathLike | None) -> dict | None:
+    """What a weights file is (for the record of weights trained from it): its path and its own record
+    (``<weights>.json``) when it has one; None for no weights.
+
+    Args:
+        path: the weights file, or None.
+    """
+    if path is None or str(path) == "":
+        return None
+    record = Path(path).with_suffix(".json")
+    info: dict[str, Any] = {"weights": str(path)}
+    if record.is_file():
+        try:
+            info["record"] = json.loads(record.read_text())
+        except ValueError as err:
+            raise InputError(f"{record}: unreadable training record ({err})") from err
+    return info

@@ -15,7 +15,7 @@ import torch
 from monai.data import MetaTensor
 from monai.transforms import MapTransform
 
-from custom_networks.core.geometry import HR_SPACING, hr_grid_for, resample_to_grid, slice_axis_of
+from custom_networks.core.geometry import HR_SPACING, hr_grid_for, resample_channels_to_grid, slice_axis_of
 
 __all__ = ["ResampleToHRGridd", "hr_grid_for", "slice_axis_of"]
 
@@ -52,7 +52,7 @@ class ResampleToHRGridd(MapTransform):
             affine = np.asarray(img.affine, dtype=float)
             array = np.asarray(img.detach().cpu())
             hr_shape, hr_affine, _ = hr_grid_for(array.shape[1:], affine, self.hr_spacing)
-            channels = [resample_to_grid(c, affine, hr_shape, hr_affine, order=self.order) for c in array]
+            channels = resample_channels_to_grid(array, affine, hr_shape, hr_affine, order=self.order)
             meta = {k: v for k, v in img.meta.items() if k != "affine"}
             # The HR grid becomes the case's reference space: tools that restore a prediction to "the original
             # image" (``spatial_shape`` / ``original_affine``, e.g. MONAI Label's Restored) then write it on this grid,
@@ -63,5 +63,5 @@ class ResampleToHRGridd(MapTransform):
                 spatial_shape=np.asarray(hr_shape),
                 original_affine=hr_affine,
             )
-            d[key] = MetaTensor(torch.as_tensor(np.stack(channels)), affine=torch.as_tensor(hr_affine), meta=meta)
+            d[key] = MetaTensor(torch.as_tensor(channels), affine=torch.as_tensor(hr_affine), meta=meta)
         return d

@@ -43,3 +43,21 @@ def test_nearest_resampling_keeps_label_dtype_and_values():
     out = resample_to_grid(lab, aff, (20, 20, 20), np.diag([1.0, 1.0, 1.0, 1.0]), order=0)
     assert out.dtype == np.uint8
     assert set(np.unique(out)) == {0, 3}
+
+
+def test_channels_resampled_at_once_match_the_one_by_one_resampling():
+    from custom_networks.core.geometry import hr_grid_for, resample_channels_to_grid, resample_to_grid, rotation_matrix
+
+    rng = np.random.default_rng(0)
+    array = rng.random((3, 30, 26, 7)).astype(np.float32)
+    affine = np.eye(4)
+    affine[:3, :3] = rotation_matrix([10.0, 25.0, -40.0]) @ np.diag([1.4, 1.4, 9.0])
+    affine[:3, 3] = [5.0, -20.0, 33.0]
+    hr_shape, hr_affine, _ = hr_grid_for(array.shape[1:], affine)
+    fast = resample_channels_to_grid(array, affine, hr_shape, hr_affine, order=1)
+    slow = np.stack([resample_to_grid(c, affine, hr_shape, hr_affine, order=1) for c in array])
+    assert fast.shape == (3, *hr_shape) and fast.dtype == np.float32
+    np.testing.assert_allclose(fast, slow, atol=1e-4)
+    labels = rng.integers(0, 4, (1, 30, 26, 7)).astype(np.uint8)
+    nearest = resample_channels_to_grid(labels, affine, hr_shape, hr_affine, order=0)
+    np.testing.assert_array_equal(nearest[0], resample_to_grid(labels[0], affine, hr_shape, hr_affine, order=0))
