@@ -8,10 +8,11 @@ generated stacks (and one real Sunnybrook stack, CC0, when ``../shared/data`` is
   grid over the study (the reference space the viewer overlays it in: shape and affine), agreeing with the truth of
   the generated stacks (Dice);
 - a bad upload (a text file, a 2D image) gets an error response and the server still answers;
-- ``POST /train/gemini_gan?run_sync=true`` (one epoch): fine-tuning on the two generated studies, whose label maps
-  (on the studies' own grids) are saved in ``labels/final``, one for training, one for validation; the served
-  copy's ``models/model.pt`` is replaced, the repository's bundle is untouched, and ``/infer`` afterwards answers
-  with the new weights (reloaded) and still finds the heart;
+- ``POST /train/gemini_gan?run_sync=true`` (one epoch, 50 iterations): fine-tuning the slice segmenter
+  (``train_slices.json``) on the two generated studies, whose label maps (on the studies' own grids) are saved in
+  ``labels/final``, one for training, one for validation; the served copy's ``models/model.pt`` is replaced, the
+  repository's bundle is untouched, and ``/infer`` afterwards answers with the new weights (reloaded) and still
+  finds the heart;
 - the server is stopped (its process group), within a bounded time.
 
 Needs the MONAI Label environment (``make test-monailabel`` builds it and runs this script).
@@ -108,7 +109,7 @@ def main(out: str = "benchmarks/results/monai_label_server.md", seed: int = 2028
         log_path = tmp / "server.log"
         cmd = [sys.executable, "-m", "monailabel.main", "start_server", "--app", str(REPO / "monailabel_app"),
                "--studies", str(studies), "--host", "127.0.0.1", "--port", str(port),
-               "--conf", "model_dir", str(tmp / "model"), "--conf", "synthetic_subjects", "3"]  # fmt: skip
+               "--conf", "model_dir", str(tmp / "model")]  # fmt: skip
         env = {**os.environ, "MONAI_LABEL_TASKS_TRAIN": "true", "MONAI_LABEL_TASKS_STRATEGY": "false",
                "MONAI_LABEL_TASKS_SCORING": "false", "MONAI_LABEL_TASKS_BATCH_INFER": "false"}  # fmt: skip
         with open(log_path, "w") as log:
@@ -226,8 +227,8 @@ def main(out: str = "benchmarks/results/monai_label_server.md", seed: int = 2028
         "",
         *[f"- {n}" for n in notes],
         "",
-        "`/train` is fine-tuning on the studies with a saved label map (`train.json` + `finetune_real.json`: the "
-        "labelled-slice loss on the studies' own grids, mixed with synthetic batches; here 3 synthetic subjects).",
+        "`/train` is fine-tuning the slice segmenter (`models/model.pt`) on the studies with a saved label map "
+        "(`train_slices.json`; one epoch = 50 iterations of 12 slices).",
     ]
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_text("\n".join(lines) + "\n")

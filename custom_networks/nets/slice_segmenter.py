@@ -55,8 +55,5 @@ class SliceSegmenter(UNet):
             dropout=dropout,
         )
         self.num_classes = int(num_classes)
-
-    @property
-    def divisor(self) -> int:
-        """What the slice size must be a multiple of."""
-        return 2 ** (len(self.channels) - 1)
+        #: What the slice size must be a multiple of (an attribute, not a property: TorchScript exports the module).
+        self.divisor = 2 ** (len(channels) - 1)

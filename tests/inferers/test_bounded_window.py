@@ -48,6 +48,6 @@ def test_bundle_budget_takes_the_supported_range_in_one_window():
 
     from conftest import REPO
 
-    for bundle in ("gemini_gan_bundle", "vama_bundle"):
-        budget = json.loads((REPO / bundle / "configs" / "inference.json").read_text())["max_window_voxels"]
+    for config in ("gemini_gan_bundle/configs/inference_gemini.json", "vama_bundle/configs/inference.json"):
+        budget = json.loads((REPO / config).read_text())["max_window_voxels"]
         assert bounded_roi_size((320, 320, 112), (-1, -1, -1), budget) == (320, 320, 112)
