@@ -29,6 +29,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from real_scans import run as real_scans  # noqa: E402
 
+#: The Gemini-GAN generator's inference: the bundle's inference.json with its override layered on it.
+GENERATOR_CONFIGS = ["inference.json", "inference_gemini.json"]
+
 from custom_networks.core.nifti import InputError, atomic_output_dir  # noqa: E402
 from custom_networks.utils.cli import run_cli  # noqa: E402
 
@@ -112,12 +115,12 @@ def run(
     shutil.rmtree(bundle, ignore_errors=True)
     shutil.copytree(REPO / "gemini_gan_bundle" / "configs", bundle / "configs")
     (bundle / "models").mkdir()
-    shutil.copy(work_path / "models" / "model.pt", bundle / "models" / "model.pt")
+    shutil.copy(work_path / "models" / "gemini_synthetic.pt", bundle / "models" / "gemini_synthetic.pt")
     scores = {}
     for name, folder in (("shipped", REPO / "gemini_gan_bundle"), (f"fine-tuned on {train_set}", bundle)):
         report = work_path / f"yardstick_{'shipped' if name == 'shipped' else 'finetuned'}"
         real_scans(data=data, out=report, bundle=folder, sets=eval_sets, held_out=False, figures=False,
-                   work=report.with_name(report.name + "_work"), overwrite=True)  # fmt: skip
+                   configs=GENERATOR_CONFIGS, work=report.with_name(report.name + "_work"), overwrite=True)  # fmt: skip
         scores[name] = _mean_dice(report / "cases.csv")
     generated = _generated_test_split(work_path)
     log = (work_path / "train.log").read_text(errors="replace")

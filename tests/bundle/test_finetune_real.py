@@ -17,7 +17,7 @@ from custom_networks.core.nifti import InputError, file_sha256
 
 CONFIGS = [str(GEMINI_CONFIGS / "train.json"), str(GEMINI_CONFIGS / "finetune_real.json")]
 META = str(GEMINI_CONFIGS / "metadata.json")
-SHIPPED = GEMINI_CONFIGS.parent / "models" / "model.pt"
+SHIPPED = GEMINI_CONFIGS.parent / "models" / "gemini_synthetic.pt"
 
 
 def _real_datalist(dataset, path):
@@ -58,7 +58,7 @@ def test_fine_tuning_runs_validates_on_the_stack_grid_and_keeps_the_shipped_weig
     metrics = wf.parser.get_parsed_content("validate#evaluator").state.metrics
     # the shipped weights, scored on the stacks' own grids: as good as on the HR grid of the generated test split
     assert metrics["val_dice_lv"] > 0.85 and metrics["val_dice_rv"] > 0.8 and metrics["val_dice_myo"] > 0.7, metrics
-    assert (tmp_path / "finetuned" / "model.pt").is_file()
+    assert (tmp_path / "finetuned" / "gemini_synthetic.pt").is_file()
     assert file_sha256(SHIPPED) == before
 
 
