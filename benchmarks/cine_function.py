@@ -66,7 +66,7 @@ def _circular(a: int | None, b: int, n: int) -> float:
     return float(min(d, n - d))
 
 
-def sunnybrook(data: Path, work: Path) -> list[dict]:
+def sunnybrook(data: Path, work: Path, bundle: str = "gemini_gan_bundle") -> list[dict]:
     """The 4D pipeline on each Sunnybrook cine, against the expert contours at the annotated ED / ES."""
     rows = []
     folder = data / "sunnybrook"
@@ -75,7 +75,7 @@ def sunnybrook(data: Path, work: Path) -> list[dict]:
         out = work / "sunnybrook" / subject
         if not (out / f"{subject}_function.json").is_file():
             start = time.perf_counter()
-            run_cine(str(cine), str(out), name=subject, overwrite=True, progress=False)
+            run_cine(str(cine), str(out), bundle=bundle, name=subject, overwrite=True, progress=False)
             (out / "seconds.txt").write_text(f"{time.perf_counter() - start:.1f}")
         function = json.loads((out / f"{subject}_function.json").read_text())
         frames, _, _, read = segmentation_frames(out / f"{subject}_seg.nii.gz")
@@ -119,7 +119,7 @@ def sunnybrook(data: Path, work: Path) -> list[dict]:
     return rows
 
 
-def ed_es(data: Path, work: Path, sets: list[str], limit: int | None) -> list[dict]:
+def ed_es(data: Path, work: Path, sets: list[str], limit: int | None, bundle: str = "gemini_gan_bundle") -> list[dict]:
     """ED + ES stacks through the 3D pipeline; indices against the manual labels'."""
     cases, _ = find_real_cases(data, sets)
     subjects: dict[tuple[str, str], dict[str, object]] = {}
@@ -134,7 +134,7 @@ def ed_es(data: Path, work: Path, sets: list[str], limit: int | None) -> list[di
             case = phases[phase]
             seg = out / f"{case.name}_image_seg.nii.gz"
             if not seg.is_file():
-                predict(str(case.image), str(out), overwrite=True)
+                predict(str(case.image), str(out), bundle=bundle, overwrite=True)
             segs[phase] = seg
         pred, pred_qc = analyse_ed_es(segs["ED"], segs["ES"])
         ref, _ = analyse_ed_es(phases["ED"].label, phases["ES"].label)
@@ -212,15 +212,17 @@ def main(
     work: str | None = None,
     sets: str | tuple[str, ...] = "sunnybrook,acdc,mnms",
     limit: int | None = None,
+    bundle: str = "gemini_gan_bundle",
 ) -> None:
-    """Run the benchmark (see the module docstring)."""
+    """Run the benchmark (see the module docstring); ``bundle``: the bundle folder whose weights run (e.g. a copy
+    holding other weights)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     data_dir, out_dir = Path(data), Path(out)
     work_dir = Path(work) if work else Path("/tmp/cine_function_work")  # predictions of real scans: never in the repo
     chosen = [s.strip() for s in (sets.split(",") if isinstance(sets, str) else sets) if s.strip()]
     others = [s for s in chosen if s != "sunnybrook"]
-    sb = sunnybrook(data_dir, work_dir) if "sunnybrook" in chosen else []
-    pairs = ed_es(data_dir, work_dir, others, limit) if others else []
+    sb = sunnybrook(data_dir, work_dir, bundle) if "sunnybrook" in chosen else []
+    pairs = ed_es(data_dir, work_dir, others, limit, bundle) if others else []
     out_dir.mkdir(parents=True, exist_ok=True)
     if sb:
         write_text_atomic(out_dir / "sunnybrook.csv", _csv(sb))

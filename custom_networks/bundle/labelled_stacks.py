@@ -176,16 +176,19 @@ def generated_stacks(dataset_dir: str | os.PathLike | None, split: str = "traini
     from custom_networks.bundle.helpers import load_datalist
 
     items = load_datalist(dataset_dir, split, **synth_kwargs)
-    return [
-        {
-            "image": item["lr_image"],
-            "label": item["lr_label"],
-            "subject": item["subject"],
-            "case": f"{item['subject']}_{item['phase']}",
-            "set": GENERATED_SET,
-        }
-        for item in items
-    ]
+    out = []
+    for item in items:
+        subject = Path(str(item["subject"])).name  # MONAI's datalist reader makes it a path: it names a folder
+        out.append(
+            {
+                "image": item["lr_image"],
+                "label": item["lr_label"],
+                "subject": subject,
+                "case": f"{subject}_{item['phase']}",
+                "set": GENERATED_SET,
+            }
+        )
+    return out
 
 
 def slice_training_stacks(

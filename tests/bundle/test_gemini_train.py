@@ -47,7 +47,7 @@ def test_training_lowers_loss_writes_checkpoints_and_resumes(tiny_dataset, tmp_p
     state = torch.load(ckpt, weights_only=True)
     assert {"generator", "discriminator", "g_opt", "d_opt", "trainer"} <= set(state)
     assert state["trainer"]["iteration"] == 24
-    model = torch.load(tmp_path / "models" / "model.pt", weights_only=True)
+    model = torch.load(tmp_path / "models" / "gemini_synthetic.pt", weights_only=True)
     GeminiGenerator(features=over["features"]).load_state_dict(model)  # flat state dict, strict
     # Resume: continue from epoch 12 to 14, running only the 2 missing epochs.
     resumed = []

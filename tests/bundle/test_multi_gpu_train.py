@@ -93,14 +93,14 @@ def test_multi_gpu_train_writes_outputs_once_from_rank_0(ddp_run):
     assert json.loads((tmp / "data" / "dataset.json").read_text())["numTraining"] == 2
     runs = tmp / "runs"
     assert [p.name for p in runs.glob("resume*.pt")] == ["resume_checkpoint_epoch=1.pt"]
-    assert sorted(p.name for p in (tmp / "models").iterdir()) == ["model.pt"]
+    assert sorted(p.name for p in (tmp / "models").iterdir()) == ["gemini_synthetic.pt"]
     # one TensorBoard writer per engine (trainer, evaluator), both in one process (rank 0)
     events = [p.name for p in runs.glob("events.out.tfevents.*")]
     assert len(events) == 2 and len({name.split(".")[-2] for name in events}) == 1, events
     assert result.stdout.count("Saved checkpoint at epoch: 1") == 1  # rank 1's CheckpointSaver is disabled
     assert len(re.findall(r"Epoch\[1\] Metrics -- .*val_mean_dice", result.stdout)) == 1  # so is its StatsHandler
 
-    model = torch.load(tmp / "models" / "model.pt", map_location="cpu", weights_only=True)
+    model = torch.load(tmp / "models" / "gemini_synthetic.pt", map_location="cpu", weights_only=True)
     assert not [k for k in model if k.startswith("module.")]
     GeminiGenerator(features=[8, 16, 32, 64, 64], output="both").load_state_dict(model, strict=True)
     resume = torch.load(runs / "resume_checkpoint_epoch=1.pt", map_location="cpu", weights_only=True)
@@ -118,7 +118,7 @@ def test_multi_gpu_train_keeps_the_ranks_in_sync(ddp_run):
     generator = [s["generator"] for s in states]
     assert generator[0].keys() == generator[1].keys()
     assert [k for k in generator[0] if not torch.equal(generator[0][k], generator[1][k])] == []
-    model = torch.load(tmp / "models" / "model.pt", map_location="cpu", weights_only=True)
+    model = torch.load(tmp / "models" / "gemini_synthetic.pt", map_location="cpu", weights_only=True)
     assert all(torch.equal(model[k], generator[0][k]) for k in model)
     # the discriminator: all weights; its running statistics are per-rank between DDP's per-forward broadcasts
     discriminator = [s["discriminator"] for s in states]

@@ -85,6 +85,28 @@ def test_tables_hold_the_scorer_values_and_skips(fake_real_set, tmp_path):
     assert (out / "figures" / "failure_view_gen.png").is_file() and (out / "figures" / "bland_altman.png").is_file()
 
 
+def test_cases_of_trained_subjects_are_reported_apart(fake_real_set, tmp_path):
+    """With a training record listing sub1 (directly, or through the weights it started from), sub1's cases are
+    the set ``gen (trained on)`` and stay out of the ``all held out`` rows; with ``skip_trained`` they are not run."""
+    import json
+
+    data, pred = fake_real_set
+    record = tmp_path / "model.json"
+    record.write_text(json.dumps({"trained_on": {}, "started_from": {"record": {"trained_on": {"gen": ["sub1"]}}}}))
+    bench = _benchmark()
+    out = bench.run(data=data, out=tmp_path / "report", pred=pred, cine=None, figures=False, record=record)
+    rows = {r["case"]: r["set"] for r in _rows(out / "cases.csv")}
+    assert rows == {"sub0_ED": "gen", "sub0_ES": "gen", "sub1_ED": "gen (trained on)", "sub1_ES": "gen (trained on)"}
+    summary = (out / "summary.md").read_text()
+    assert "| gen | 2 | 0 | 0 | 1.000 +- 0.000 |" in summary  # the held-out cases are the exact ones
+    assert "| all held out | 2 | 0 | 0 | 1.000 +- 0.000 |" in summary  # the shifted trained case is not in it
+    assert "| gen (trained on) | 2 |" in summary and "gen: 1 subjects" in summary
+    out = bench.run(
+        data=data, out=tmp_path / "r2", pred=pred, cine=None, figures=False, record=record, skip_trained=True
+    )
+    assert {r["case"] for r in _rows(out / "cases.csv")} == {"sub0_ED", "sub0_ES"}
+
+
 def test_refuses_an_existing_report_and_missing_folders(fake_real_set, tmp_path):
     data, pred = fake_real_set
     bench = _benchmark()
