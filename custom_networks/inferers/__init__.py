@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from custom_networks.inferers.bounded_window import BoundedWindowInferer, bounded_roi_size
-from custom_networks.inferers.slice_stack_inferer import SliceStackInferer
+from custom_networks.inferers.slice_stack_inferer import TTA_GROUPS, SliceStackInferer
 
-__all__ = ["BoundedWindowInferer", "SliceStackInferer", "bounded_roi_size"]
+__all__ = ["TTA_GROUPS", "BoundedWindowInferer", "SliceStackInferer", "bounded_roi_size"]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -12,7 +10,15 @@ from monai.inferers import Inferer
 
 from custom_networks.core.geometry import slice_axis_of
 
-__all__ = ["SliceStackInferer"]
+__all__ = ["TTA_GROUPS", "SliceStackInferer"]
+
+_FLIPS: tuple[tuple[int, ...], ...] = ((), (2,), (3,), (2, 3))
+#: Test-time augmentation groups: (transpose the slice first, flipped dims of ``(N, C, H, W)``) per member.
+TTA_GROUPS: dict[str, tuple[tuple[bool, tuple[int, ...]], ...]] = {
+    "none": ((False, ()),),
+    "flips": tuple((False, d) for d in _FLIPS),
+    "dihedral": tuple((t, d) for t in (False, True) for d in _FLIPS),
+}
 
 
 class SliceStackInferer(Inferer):
@@ -21,23 +27,27 @@ class SliceStackInferer(Inferer):
     The slice axis is read from the geometry (the axis of largest voxel size in the input's affine; the last axis
     when the input carries none). Whole slices are segmented (no window: the network sees the heart in its context,
     anywhere in a field of view of up to 450 mm), padded to the network's divisor, ``slices_per_batch`` at a time.
-    With ``flip_tta`` the softmax is averaged over the slice and its three mirror images (along either in-plane axis
-    and both: the whole group of in-plane flips, four network calls), so a mirrored stack gets exactly the mirrored
-    answer. The output keeps the input's metadata, so ``Invertd`` can bring
+    Test-time augmentation (``tta``) averages the softmax over a group of in-plane transforms of each slice:
+    ``"flips"`` (the slice and its three mirror images, four network calls) or ``"dihedral"`` (those and their
+    transposes: every 90-degree turn and mirror, eight calls); the average over a group is exactly equivariant, so
+    a stack stored mirrored (or, with ``"dihedral"``, turned by 90 degrees) gets exactly the transformed answer.
+    ``"none"``: one call. The output keeps the input's metadata, so ``Invertd`` can bring
     it back onto the acquired grid.
 
     Args:
         slices_per_batch: slices per network call (memory: about 1 MB per 256 x 256 slice and feature map level).
-        flip_tta: average over in-plane flips.
+        tta: ``"none"``, ``"flips"`` or ``"dihedral"`` (see above).
         divisor: slice sizes are padded to a multiple of it (None: the network's ``divisor`` attribute, else 16).
     """
 
-    def __init__(self, slices_per_batch: int = 8, flip_tta: bool = True, divisor: int | None = None) -> None:
+    def __init__(self, slices_per_batch: int = 8, tta: str = "dihedral", divisor: int | None = None) -> None:
         super().__init__()
         if int(slices_per_batch) < 1:
             raise ValueError(f"slices_per_batch {slices_per_batch}: at least 1")
+        if tta not in TTA_GROUPS:
+            raise ValueError(f"tta {tta!r}: one of {', '.join(TTA_GROUPS)}")
         self.slices_per_batch = int(slices_per_batch)
-        self.flip_tta = bool(flip_tta)
+        self.tta = tta
         self.divisor = divisor
 
     @staticmethod
@@ -48,14 +58,22 @@ class SliceStackInferer(Inferer):
         affine = np.asarray(affine[0] if affine.ndim == 3 else affine, dtype=float)
         return slice_axis_of(affine)
 
-    def _probabilities(self, slices: torch.Tensor, network: torch.nn.Module) -> torch.Tensor:
-        flips: Sequence[tuple[int, ...]] = ((), (2,), (3,), (2, 3)) if self.flip_tta else ((),)
+    def _probabilities(self, slices: torch.Tensor, network: torch.nn.Module, divisor: int) -> torch.Tensor:
+        """Softmax of unpadded slices ``(N, 1, H, W)`` averaged over the TTA group, each transformed slice padded after
+        the transform (so that the average is exactly equivariant whatever the padding)."""
         total = 0.0
-        for dims in flips:
-            x = slices.flip(dims) if dims else slices
-            p = torch.softmax(network(x).float(), dim=1)
-            total = total + (p.flip(dims) if dims else p)
-        return total / len(flips)
+        group = TTA_GROUPS[self.tta]
+        for transpose, dims in group:
+            x = slices.transpose(2, 3) if transpose else slices
+            x = x.flip(dims) if dims else x
+            h, w = x.shape[2:]
+            pad_h, pad_w = (-h) % divisor, (-w) % divisor
+            top, left = pad_h // 2, pad_w // 2
+            x = F.pad(x, (left, pad_w - left, top, pad_h - top))
+            p = torch.softmax(network(x).float(), dim=1)[:, :, top : top + h, left : left + w]
+            p = p.flip(dims) if dims else p
+            total = total + (p.transpose(2, 3) if transpose else p)
+        return total / len(group)
 
     def __call__(self, inputs: torch.Tensor, network: torch.nn.Module, *args, **kwargs) -> torch.Tensor:
         """Run the network on every slice.
@@ -75,13 +93,11 @@ class SliceStackInferer(Inferer):
         moved = data.movedim(2 + axis, -1)  # (B, 1, H, W, S)
         b, c, h, w, s = moved.shape
         slices = moved.permute(0, 4, 1, 2, 3).reshape(b * s, c, h, w)
-        pad_h, pad_w = (-h) % divisor, (-w) % divisor
-        padded = F.pad(slices, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2))
         outputs = []
         with torch.no_grad():
-            for start in range(0, padded.shape[0], self.slices_per_batch):
-                outputs.append(self._probabilities(padded[start : start + self.slices_per_batch], network))
-        probs = torch.cat(outputs)[:, :, pad_h // 2 : pad_h // 2 + h, pad_w // 2 : pad_w // 2 + w]
+            for start in range(0, slices.shape[0], self.slices_per_batch):
+                outputs.append(self._probabilities(slices[start : start + self.slices_per_batch], network, divisor))
+        probs = torch.cat(outputs)
         k = probs.shape[1]
         probs = probs.reshape(b, s, k, h, w).permute(0, 2, 3, 4, 1).movedim(-1, 2 + axis)
         if isinstance(inputs, MetaTensor):

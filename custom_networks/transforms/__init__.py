@@ -11,7 +11,7 @@ from custom_networks.transforms.label_to_image_grid import LabelToImageGridd
 from custom_networks.transforms.load_manual_label import LoadManualLabeld
 from custom_networks.transforms.rand_labelled_slice import RandLabelledSliced
 from custom_networks.transforms.rand_stack_synthesis import RandStackSynthesisd, SynthesisRanges
-from custom_networks.transforms.resample_in_plane import ResampleInPlaned
+from custom_networks.transforms.resample_in_plane import ResampleInPlaned, in_plane_grid
 from custom_networks.transforms.save import SaveNiftid, output_stem
 from custom_networks.transforms.save_cine import SaveCineFramed
 from custom_networks.transforms.stack_io import LoadStackd
@@ -33,6 +33,7 @@ __all__ = [
     "SynthesisRanges",
     "ToLabelGridd",
     "hr_grid_for",
+    "in_plane_grid",
     "output_stem",
     "slice_axis_of",
 ]

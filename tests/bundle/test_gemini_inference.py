@@ -261,8 +261,8 @@ def _same_world_copy(src, dst, transform: str):
         m = np.eye(4)
         m[2, 2], m[2, 3] = -1, n[2] - 1
         data = data[:, :, ::-1]
-    elif transform == "turned":  # new (i, j) = (j, n0 - 1 - i)
-        m = np.array([[0, -1, 0, n[0] - 1], [1, 0, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1.0]])
+    elif transform == "turned":  # np.rot90: new[i, j] = old[j, n1 - 1 - i]
+        m = np.array([[0, 1, 0, 0], [-1, 0, 0, n[1] - 1], [0, 0, 1, 0], [0, 0, 0, 1.0]])
         data = np.rot90(data, k=1, axes=(0, 1))
     else:  # mirrored
         m = np.eye(4)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from monai.data import MetaTensor
 
@@ -26,7 +27,7 @@ def _stack(shape, slice_axis) -> MetaTensor:
 def test_each_slice_is_segmented_on_its_own_along_the_slice_axis():
     net = _net()
     stack = _stack((5, 37, 30), slice_axis=0)  # slice axis first, sizes not multiples of the divisor
-    probs = SliceStackInferer(slices_per_batch=2, flip_tta=False)(stack, net)
+    probs = SliceStackInferer(slices_per_batch=2, tta="none")(stack, net)
     assert probs.shape == (1, 4, 5, 37, 30) and isinstance(probs, MetaTensor)
     torch.testing.assert_close(probs.sum(1), torch.ones(1, 5, 37, 30))
     # the third slice, padded and segmented alone, gives the same probabilities
@@ -37,12 +38,16 @@ def test_each_slice_is_segmented_on_its_own_along_the_slice_axis():
     np.testing.assert_allclose(np.asarray(probs.affine), np.asarray(stack.affine))
 
 
-def test_flip_averaging_makes_a_mirrored_stack_get_the_mirrored_answer():
+def test_averaging_over_the_group_makes_a_turned_or_mirrored_stack_get_the_same_answer():
     net = _net()
-    stack = _stack((32, 48, 4), slice_axis=2)
-    inferer = SliceStackInferer(flip_tta=True)
-    probs = inferer(stack, net)
-    mirrored = inferer(stack.flip(2), net)
-    torch.testing.assert_close(mirrored.flip(2), probs, atol=1e-5, rtol=1e-4)
-    plain = SliceStackInferer(flip_tta=False)
+    stack = _stack((30, 45, 4), slice_axis=2)  # odd padding: the group average must still be exact
+    flips, dihedral = SliceStackInferer(tta="flips"), SliceStackInferer(tta="dihedral")
+    probs = flips(stack, net)
+    torch.testing.assert_close(flips(stack.flip(2), net).flip(2), probs, atol=1e-5, rtol=1e-4)
+    turned = MetaTensor(torch.rot90(stack.as_tensor(), 1, (2, 3)), affine=stack.affine)
+    back = torch.rot90(dihedral(turned, net).as_tensor(), -1, (2, 3))
+    torch.testing.assert_close(back, dihedral(stack, net).as_tensor(), atol=1e-5, rtol=1e-4)
+    plain = SliceStackInferer(tta="none")
     assert float((plain(stack.flip(2), net).flip(2) - plain(stack, net)).abs().max()) > 1e-3
+    with pytest.raises(ValueError, match="tta 'rotations'"):
+        SliceStackInferer(tta="rotations")
