@@ -8,7 +8,7 @@ generated stacks (and one real Sunnybrook stack, CC0, when ``../shared/data`` is
   grid over the study (the reference space the viewer overlays it in: shape and affine), agreeing with the truth of
   the generated stacks (Dice);
 - a bad upload (a text file, a 2D image) gets an error response and the server still answers;
-- ``POST /train/gemini_gan?run_sync=true`` (one epoch, 50 iterations): fine-tuning the slice segmenter
+- ``POST /train/gemini_gan?run_sync=true`` (one epoch, 25 iterations): fine-tuning the slice segmenter
   (``train_slices.json``) on the two generated studies, whose label maps (on the studies' own grids) are saved in
   ``labels/final``, one for training, one for validation; the served copy's ``models/model.pt`` is replaced, the
   repository's bundle is untouched, and ``/infer`` afterwards answers with the new weights (reloaded) and still
@@ -228,7 +228,7 @@ def main(out: str = "benchmarks/results/monai_label_server.md", seed: int = 2028
         *[f"- {n}" for n in notes],
         "",
         "`/train` is fine-tuning the slice segmenter (`models/model.pt`) on the studies with a saved label map "
-        "(`train_slices.json`; one epoch = 50 iterations of 12 slices).",
+        "(`train_slices.json`; one epoch = 25 iterations of 12 slices).",
     ]
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_text("\n".join(lines) + "\n")

@@ -15,7 +15,7 @@ the study's field of view, in world coordinates, so it overlays the study in the
 ``configs/train_slices.json``. A study's label map may be on the study's own grid (labels drawn on the stack) or on
 any grid over it (the HR output, corrected): it is brought onto the study's grid in world coordinates. Every class
 of a saved label map is taken as drawn on every slice (a slice left empty teaches "no heart here"). One "epoch" is
-``epoch_length`` (50) iterations of 12 slices. The final weights replace the served ``models/model.pt`` (with their
+``epoch_length`` (25) iterations of 12 slices. The final weights replace the served ``models/model.pt`` (with their
 training record, ``models/model.json``); the served model reloads them at the next request.
 
 Like MONAI Label's own bundle apps, the app serves **its copy** of the bundle, in ``<model_dir>/gemini_gan_bundle``
@@ -47,7 +47,7 @@ _OUTPUTS = ("data", "runs", "eval", "__pycache__")
 #: The training config MONAI Label runs: the slice segmenter's.
 TRAIN_CONFIG = "train_slices.json"
 #: Iterations per MONAI Label "epoch" (the UI's max_epochs counts these).
-EPOCH_LENGTH = 50
+EPOCH_LENGTH = 25
 
 
 class FineTuneConstants(BundleConstants):
@@ -78,12 +78,20 @@ class FineTuneTrainTask(BundleTrainTask):
             val = list(train)
         return train, val
 
+    def __call__(self, request, datastore):
+        """Train; remembers whether the request starts from the served weights ("pretrained", default yes)."""
+        self._pretrained = bool(request.get("pretrained", True))
+        return super().__call__(request, datastore)
+
     def _update_overrides(self, overrides):
         epochs = int(overrides.get(self.const.key_train_trainer_max_epochs(), 1))
+        served = os.path.join(self.bundle_path, "models", "model.pt")
+        # the config's own loader (train#handlers) starts from pretrained_path: MONAI Label adds none of its own
+        # when the config has one
+        pretrained = served if getattr(self, "_pretrained", True) and os.path.isfile(served) else None
         overrides.update(
-            # MONAI Label's own loader (a CheckpointLoader in train#handlers) starts from models/model.pt when
-            # "pretrained"; the final weights replace it
-            final_ckpt=os.path.join(self.bundle_path, "models", "model.pt"),
+            pretrained_path=pretrained,
+            final_ckpt=served,  # the final weights replace the served ones
             run_dir=os.path.join(self.bundle_path, "runs", "monailabel"),
             resume=False,
             epoch_length=EPOCH_LENGTH,

@@ -67,7 +67,7 @@ def _overlay(stack: Path, seg: Path, sr: Path, case_dir: Path, out: Path) -> Non
     j = int(np.median(np.argwhere(pred == 1)[:, 1])) if (pred == 1).any() else pred.shape[1] // 2
     views = [
         ("input stack (nearest)", lr_on, None),
-        ("super-resolved + predicted labels", srv, pred),
+        ("output image (<name>_sr) + predicted labels", srv, pred),
         ("HR reference + reference labels", hr_on, ref_on),
     ]
     fig, axes = plt.subplots(2, 3, figsize=(11, 7.5))
