@@ -2,8 +2,8 @@
 
 Each measurement runs in its own process so that peak memory (max RSS) belongs to it alone:
 
-- stage 1 alone on a stack (in-plane resampling to 1.5 mm, every slice through the network, with and without the
-  flip averaging), the minimum of ``repeats`` runs;
+- stage 1 alone on a stack (loading, normalisation, in-plane resampling to 1.5 mm, every slice through the network),
+  with each test-time augmentation (none, flips, dihedral), the minimum of ``repeats`` runs;
 - the whole ``custom_networks.predict`` on a stack (read, stage 1, probabilities and image onto the HR grid, write
   both outputs), model loading included, as a user runs it;
 - training iterations per second (12 slices of 128 x 128, forward + backward + AdamW step; data loading excluded).
@@ -30,6 +30,8 @@ from pathlib import Path
 
 import fire
 
+from custom_networks.inferers.slice_stack_inferer import TTA_GROUPS
+
 REPO = Path(__file__).resolve().parents[1]
 REAL_STACK = REPO.parent / "shared" / "data" / "real_labelled" / "mnms" / "L8N7Z0_ED_image.nii.gz"
 
@@ -38,7 +40,7 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _stage1(stack: str, flip_tta: bool, repeats: int) -> dict:
+def _stage1(stack: str, tta: str, repeats: int) -> dict:
     import torch
     from monai.transforms import ScaleIntensityRangePercentilesd
 
@@ -48,7 +50,7 @@ def _stage1(stack: str, flip_tta: bool, repeats: int) -> dict:
 
     net = SliceSegmenter().eval()
     net.load_state_dict(torch.load(REPO / "gemini_gan_bundle" / "models" / "model.pt", weights_only=True))
-    inferer = SliceStackInferer(flip_tta=flip_tta)
+    inferer = SliceStackInferer(tta=tta)
     times = []
     for i in range(repeats + 1):
         start = time.perf_counter()
@@ -58,7 +60,7 @@ def _stage1(stack: str, flip_tta: bool, repeats: int) -> dict:
         inferer(d["image"][None], net)
         if i:
             times.append(time.perf_counter() - start)
-    return {"seconds": round(min(times), 3), "flip_tta": flip_tta, "peak_MB": round(_peak_mb(), 1)}
+    return {"seconds": round(min(times), 3), "tta": tta, "peak_MB": round(_peak_mb(), 1)}
 
 
 def _predict(stack: str) -> dict:
@@ -132,8 +134,7 @@ def main(threads: int = 2, out: str | None = None, stack: str | None = None, rep
         report = {
             "machine": f"{platform.processor() or platform.machine()}, {threads} threads",
             "stack": stack,
-            "stage1_flip_tta": _child("_stage1", [stack, True, repeats], threads),
-            "stage1_no_tta": _child("_stage1", [stack, False, repeats], threads),
+            **{f"stage1_tta_{tta}": _child("_stage1", [stack, tta, repeats], threads) for tta in TTA_GROUPS},
             "predict_whole": _child("_predict", [stack], threads),
             "training_step": _child("_train_step", [repeats], threads),
             "date": time.strftime("%Y-%m-%d"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 from custom_networks.transforms.calibrate import CalibrateIntensityd
 from custom_networks.transforms.hr_grid import ResampleToHRGridd, hr_grid_for, slice_axis_of
 from custom_networks.transforms.label_candidates import LabelToCandidatesd, label_candidates
+from custom_networks.transforms.label_from_probabilities import LabelFromProbabilitiesd
 from custom_networks.transforms.label_to_image_grid import LabelToImageGridd
 from custom_networks.transforms.load_manual_label import LoadManualLabeld
 from custom_networks.transforms.rand_labelled_slice import RandLabelledSliced
@@ -18,6 +19,7 @@ from custom_networks.transforms.stack_io import LoadStackd
 from custom_networks.transforms.to_label_grid import ToLabelGridd
 
 __all__ = [
+    "LabelFromProbabilitiesd",
     "LabelToImageGridd",
     "LabelToCandidatesd",
     "label_candidates",
