@@ -187,14 +187,16 @@ def write_dicom_cine(folder: Path, array: np.ndarray, affine: np.ndarray, frame_
 
 @pytest.fixture(scope="session")
 def tiny_cines(tmp_path_factory):
-    """Three generated 4-frame cines (96 x 96 x 10 stacks, 40 ms apart; seeds 0..2): ``[(cine, truth_json), ...]``."""
+    """Three generated 4-frame cines (128 x 128 x 10 stacks over the engine's default 160 mm field of view, 40 ms
+    apart; seeds 0..2): ``[(cine, truth_json), ...]``. (The slice segmenter, trained on real fields of view of
+    200-450 mm, is not made for 120 mm crops with the heart filling the image.)"""
     from custom_networks.data import synthesize_cine
 
     folder = tmp_path_factory.mktemp("cines")
     made = []
     for i in range(3):
         cine, _, truth = synthesize_cine(
-            folder, name=f"sub-{i:02d}", frames=4, seed=i, hr_shape=(96, 96, 48), progress=False
+            folder, name=f"sub-{i:02d}", frames=4, seed=i, hr_shape=(128, 128, 48), progress=False
         )
         made.append((cine, truth))
     return made
