@@ -44,6 +44,7 @@ import json
 import logging
 import math
 import os
+import re
 import shlex
 import sys
 import tempfile
@@ -699,7 +700,8 @@ def run(
                         dice = " / ".join(_fmt(r.get(f"dice_{c}"), 2) for c in CLASSES)
                         label = f"{tag}: {r['case']} (Dice {dice})"
                         view_rows.append({"label": label, **views[r["case"]]})
-                    name = f"figures/failure_view_{s}.png"
+                    # file names without spaces: "acdc (trained on)" -> failure_view_acdc_trained_on.png
+                    name = f"figures/failure_view_{re.sub(r'[^A-Za-z0-9]+', '_', s).strip('_')}.png"
                     if failure_view(view_rows, tmp / name, f"{method} on {s}: worst / median / best case"):
                         drawn.append(name)
                 if bland_altman(clinical, INDICES, tmp / "figures" / "bland_altman.png"):

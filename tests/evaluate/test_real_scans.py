@@ -94,7 +94,12 @@ def test_cases_of_trained_subjects_are_reported_apart(fake_real_set, tmp_path):
     record = tmp_path / "model.json"
     record.write_text(json.dumps({"trained_on": {}, "started_from": {"record": {"trained_on": {"gen": ["sub1"]}}}}))
     bench = _benchmark()
-    out = bench.run(data=data, out=tmp_path / "report", pred=pred, cine=None, figures=False, record=record)
+    out = bench.run(data=data, out=tmp_path / "report", pred=pred, cine=None, figures=True, record=record)
+    # figure names without spaces, so that the ignore rules for the non-commercial sets' figures match them
+    assert sorted(p.name for p in (out / "figures").glob("failure_view_*")) == [
+        "failure_view_gen.png",
+        "failure_view_gen_trained_on.png",
+    ]
     rows = {r["case"]: r["set"] for r in _rows(out / "cases.csv")}
     assert rows == {"sub0_ED": "gen", "sub0_ES": "gen", "sub1_ED": "gen (trained on)", "sub1_ES": "gen (trained on)"}
     summary = (out / "summary.md").read_text()
