@@ -57,7 +57,7 @@ class ResumableCheckpoint:
         save_dict: dict[str, Any],
         snapshot_every: int = 0,
         resume: bool = True,
-        schedule_attributes: tuple[str, ...] = ("t_total", "end_lr", "warmup_steps", "base_lrs", "T_max", "eta_min"),
+        schedule_attributes: tuple[str, ...] = ("t_total", "end_lr", "warmup_steps", "base_lrs"),
         final_path: str | os.PathLike | None = None,
         record: dict[str, Any] | None = None,
     ):

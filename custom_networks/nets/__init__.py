@@ -18,13 +18,12 @@ from custom_networks.nets.image_pool import ImagePool
 from custom_networks.nets.layout import LAYOUTS, fold_slices, unfold_slices
 from custom_networks.nets.munit import MUNIT
 from custom_networks.nets.segsr_generator import SegSRGenerator, SRResidualBlock
-from custom_networks.nets.slice_segmenter import SLICE_SPACING_MM, SliceSegmenter
+from custom_networks.nets.slice_segmenter import SliceSegmenter
 from custom_networks.nets.srgan_discriminator import SRGANDiscriminator
 from custom_networks.nets.translation_base import TranslationModel
 from custom_networks.nets.vama import VAMA, VariationalUNet, mix_gaussians
 
 __all__ = [
-    "SLICE_SPACING_MM",
     "SliceSegmenter",
     "DEFAULT_FEATURES_2D",
     "DEFAULT_FEATURES_3D",

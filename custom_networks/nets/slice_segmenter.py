@@ -12,17 +12,14 @@ from monai.networks.nets import UNet
 
 from custom_networks.core.labels import NUM_CLASSES
 
-__all__ = ["SLICE_SPACING_MM", "SliceSegmenter"]
-
-#: In-plane voxel size (mm) the slice segmenter works at: every slice is resampled to it before inference.
-SLICE_SPACING_MM = 1.5
+__all__ = ["SliceSegmenter"]
 
 
 class SliceSegmenter(UNet):
     """MONAI's 2D :class:`~monai.networks.nets.UNet` with the defaults chosen for short-axis slices.
 
-    Input ``(B, 1, H, W)`` slices at :data:`SLICE_SPACING_MM` in-plane, intensities scaled to [0, 1] per stack
-    (0.5-99.5 percentiles); output ``(B, num_classes, H, W)`` class logits. H and W must be multiples of
+    Input ``(B, 1, H, W)`` slices at the in-plane spacing it was trained at (the configs' ``slice_spacing``, 1.5 mm),
+    intensities scaled to [0, 1] per stack (0.5-99.5 percentiles); output ``(B, num_classes, H, W)`` class logits. H and W must be multiples of
     ``2 ** (len(channels) - 1)`` (16 by default: pad, e.g. with ``DivisiblePadd``).
 
     The default (5 levels, 16-256 channels, one residual unit per level, instance norm; 0.84 M parameters) was

@@ -29,7 +29,7 @@ def label_candidates(label: torch.Tensor, labelled_classes: torch.Tensor) -> tor
     labelled = torch.as_tensor(labelled_classes, dtype=torch.bool).clone()
     labelled[0] = True
     lab = torch.as_tensor(label).long()[0]
-    trusted = labelled[lab.clamp(0, labelled.numel() - 1)] & (lab >= 0) & (lab < labelled.numel()) & (lab > 0)
+    trusted = (lab > 0) & (lab < labelled.numel()) & labelled[lab.clamp(0, labelled.numel() - 1)]
     classes = torch.arange(labelled.numel(), device=lab.device).view(-1, *([1] * lab.ndim))
     exact = trusted[None] & (lab[None] == classes)
     unknown = ~labelled

@@ -297,5 +297,9 @@ def test_two_and_thirty_slice_stacks_run(tmp_path, tiny_ckpt, slices):
     _infer(tmp_path / "stack.nii.gz", tmp_path / "out", tiny_ckpt, **TINY, seg_on_input_grid=True)
     back = nib.load(tmp_path / "out" / "stack_seg_input_grid.nii.gz")
     assert back.shape == data.shape
+    np.testing.assert_allclose(back.affine, np.diag([1.4, 1.4, 8.0, 1.0]), atol=1e-5)
     seg = nib.load(tmp_path / "out" / "stack_seg.nii.gz")
     assert seg.shape[2] == int(np.ceil(slices * 8.0 / 2.0 - 1e-3))
+    # the HR grid is centred on the stack, in world coordinates
+    centre_in = apply_affine(back.affine, (np.asarray(data.shape) - 1) / 2)
+    np.testing.assert_allclose(apply_affine(seg.affine, (np.asarray(seg.shape) - 1) / 2), centre_in, atol=1e-3)
