@@ -19,8 +19,8 @@ class SliceSegmenter(UNet):
     """MONAI's 2D :class:`~monai.networks.nets.UNet` with the defaults chosen for short-axis slices.
 
     Input ``(B, 1, H, W)`` slices at the in-plane spacing it was trained at (the configs' ``slice_spacing``, 1.5 mm),
-    intensities scaled to [0, 1] per stack (0.5-99.5 percentiles); output ``(B, num_classes, H, W)`` class logits. H and W must be multiples of
-    ``2 ** (len(channels) - 1)`` (16 by default: pad, e.g. with ``DivisiblePadd``).
+    intensities scaled to [0, 1] per stack (0.5-99.5 percentiles); output ``(B, num_classes, H, W)`` class logits.
+    H and W must be multiples of ``2 ** (len(channels) - 1)`` (16 by default: pad, e.g. with ``DivisiblePadd``).
 
     The default (5 levels, 16-256 channels, one residual unit per level, instance norm; 0.84 M parameters) was
     chosen over the 4-level 32-256 U-Net of the first probe: twice the receptive field at the bottom (the RV beside
