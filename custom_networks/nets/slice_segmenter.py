@@ -24,7 +24,7 @@ class SliceSegmenter(UNet):
 
     The default (5 levels, 16-256 channels, one residual unit per level, instance norm; 0.84 M parameters) was
     chosen over the 4-level 32-256 U-Net of the first probe: twice the receptive field at the bottom (the RV beside
-    the LV needs context) for half the CPU time per step (0.10 s against 0.22 s for 12 slices of 128 x 128, 2 cores).
+    the LV needs context) for about half the CPU time per step (``benchmarks/bench_slice_segmenter.py`` times this one).
 
     Args:
         num_classes: output classes, background included.
