@@ -23,7 +23,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -192,6 +192,17 @@ def _name_of(path: Path) -> str:
     return path.stem
 
 
+def _refuse_existing(paths: Iterable[Path]) -> None:
+    """Refuse, before any computation, output files that exist already.
+
+    Raises:
+        InputError: naming the first existing file.
+    """
+    for path in paths:
+        if path.exists() or path.is_symlink():
+            raise InputError(f"{path}: exists (pass --overwrite True to replace it)")
+
+
 def interpolate_stack(
     stack: str | os.PathLike,
     out_dir: str | os.PathLike,
@@ -200,14 +211,15 @@ def interpolate_stack(
     label_method: str = "nearest",
     hr_spacing: Sequence[float] = HR_SPACING,
     name: str | None = None,
+    overwrite: bool = False,
 ) -> dict[str, Path]:
     """Interpolate a short-axis stack (and optionally its label map) onto its HR grid: the classic SR baseline.
 
     The HR grid is :func:`~custom_networks.transforms.hr_grid_for` of the stack (its orientation, slice axis last,
     covering its field of view). The image is written scaled to [0, 1] by the stack's 0.5 and 99.5 percentiles and
     clipped (the intensity scaling of the networks' input), as ``<name>_sr.nii.gz``; the label map, resampled in
-    world coordinates from its own affine, as ``<name>_seg.nii.gz``. Every input is read and checked before
-    anything is written.
+    world coordinates from its own affine, as ``<name>_seg.nii.gz``. Every input is read and checked, and existing
+    outputs refused (unless ``overwrite``), before any computation.
 
     Args:
         stack: NIfTI file of the 3D LR stack.
@@ -217,13 +229,14 @@ def interpolate_stack(
         label_method: label interpolation, ``"nearest"`` or ``"onehot_linear"``.
         hr_spacing: HR voxel size (in-plane, in-plane, through-plane), mm.
         name: output file prefix (default: the stack's file name without ``.nii.gz``).
+        overwrite: replace existing output files; without it they are refused.
 
     Returns:
         ``{"sr": path}``, plus ``"seg": path`` with a label map.
 
     Raises:
         InputError: unknown method; missing, unreadable, 2D or constant stack; label map with values outside 0..3
-            (naming the file).
+            (naming the file); an existing output file without ``overwrite``.
     """
     if method not in METHODS:
         raise InputError(f"unknown interpolation method {method!r} (choose from {', '.join(METHODS)})")
@@ -235,6 +248,13 @@ def interpolate_stack(
     if len(hr_spacing) != 3 or min(hr_spacing) <= 0:
         raise InputError(f"hr_spacing must be three positive voxel sizes (mm), got {hr_spacing}")
     stack = Path(stack)
+    out_dir = Path(out_dir)
+    name = name or _name_of(stack)
+    targets = {"sr": out_dir / f"{name}_sr.nii.gz"}
+    if label is not None:
+        targets["seg"] = out_dir / f"{name}_seg.nii.gz"
+    if not overwrite:
+        _refuse_existing(targets.values())
     image, affine = load_nifti(stack, ndim=(3,))
     if min(image.shape) < 2:
         raise InputError(f"{stack}: a 2D image (shape {image.shape}); a stack of at least 2 slices is needed")
@@ -254,11 +274,9 @@ def interpolate_stack(
     if seg_src is not None:
         seg = resample_labels(seg_src[0], seg_src[1], hr_shape, hr_affine, method=label_method)
 
-    out_dir = Path(out_dir)
-    name = name or _name_of(stack)
-    written = {"sr": save_nifti(sr, hr_affine, out_dir / f"{name}_sr.nii.gz")}
+    written = {"sr": save_nifti(sr, hr_affine, targets["sr"], overwrite=overwrite)}
     if seg is not None:
-        written["seg"] = save_nifti(seg, hr_affine, out_dir / f"{name}_seg.nii.gz", label=True)
+        written["seg"] = save_nifti(seg, hr_affine, targets["seg"], label=True, overwrite=overwrite)
     return written
 
 
@@ -271,6 +289,7 @@ def interpolate_dataset(
     with_labels: bool = True,
     hr_spacing: Sequence[float] = HR_SPACING,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> list[dict]:
     """Run :func:`interpolate_stack` on the native LR stack (``lr_image``, with ``lr_label``) of every case of a
     split of a generated dataset, writing ``<case>_sr.nii.gz`` (and ``<case>_seg.nii.gz``) with ``<case>`` the
@@ -285,12 +304,15 @@ def interpolate_dataset(
         with_labels: also interpolate the LR label maps.
         hr_spacing: HR voxel size (in-plane, in-plane, through-plane), mm.
         progress: show a progress bar.
+        overwrite: replace existing output files; without it every case's outputs are checked, and an existing one
+            refused, before any computation.
 
     Returns:
         One dict per case: ``case``, ``sr`` (and ``seg``) paths, and ``seconds`` spent on it.
 
     Raises:
-        InputError: missing or unreadable ``dataset.json``, unknown or empty split, or a case's unusable files.
+        InputError: missing or unreadable ``dataset.json``, unknown or empty split, a case's unusable files, or an
+            existing output file without ``overwrite``.
     """
     dataset_dir = Path(dataset_dir)
     listing = dataset_dir / "dataset.json"
@@ -312,6 +334,10 @@ def interpolate_dataset(
         missing = [i for i, item in enumerate(items) if key not in item]
         if missing:
             raise InputError(f"{listing}: item {missing[0]} of split {split!r} has no {key!r}")
+    out_dir = Path(out_dir)
+    if not overwrite:
+        kinds = ("sr", "seg") if with_labels else ("sr",)
+        _refuse_existing(out_dir / f"{case_name(item)}_{kind}.nii.gz" for item in items for kind in kinds)
     results = []
     bar = tqdm(items, desc=f"{method} baseline", unit="case", disable=not progress)
     for item in bar:
@@ -326,6 +352,7 @@ def interpolate_dataset(
             label_method=label_method,
             hr_spacing=hr_spacing,
             name=name,
+            overwrite=overwrite,
         )
         seconds = time.perf_counter() - start
         logger.info("%s: %s interpolation written to %s (%.1f s)", name, method, written["sr"].parent, seconds)

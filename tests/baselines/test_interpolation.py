@@ -310,3 +310,58 @@ def test_bspline_is_cubic_between_thick_slices():
     }
     assert 0.06 < err["linear"] < 0.09
     assert err["bspline"] < 0.005
+
+
+def _checksums(folder) -> dict[str, str]:
+    """sha256 of every file under ``folder`` (hidden ones included), by relative path."""
+    from custom_networks.core.nifti import file_sha256
+
+    return {str(p.relative_to(folder)): file_sha256(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_existing_outputs_are_refused_before_computing_unless_overwrite(tiny_dataset, tmp_path, capsys, monkeypatch):
+    """``stack`` and ``dataset`` refuse an existing ``<name>_sr`` / ``<name>_seg`` with one line naming it, before
+    any resampling, and leave every file as it was; ``--overwrite True`` replaces them."""
+    import custom_networks.baselines.interpolation as interpolation
+
+    item = json.loads((tiny_dataset / "dataset.json").read_text())["test"][0]
+    stack, label = tiny_dataset / item["lr_image"], tiny_dataset / item["lr_label"]
+    out = tmp_path / "out"
+    out.mkdir()
+    calls = []
+    real_resample = interpolation.resample_image
+    monkeypatch.setattr(
+        interpolation, "resample_image", lambda *a, **k: calls.append(1) or real_resample(*a, **k), raising=True
+    )
+    argv = ["stack", "--stack", str(stack), "--out", str(out), "--name", "good"]
+    for existing, extra in (("good_sr.nii.gz", []), ("good_seg.nii.gz", ["--label", str(label)])):
+        for old in out.iterdir():
+            old.unlink()
+        (out / existing).write_bytes(b"the user's own file")
+        before = _checksums(out)
+        capsys.readouterr()
+        assert cli_main(argv + extra) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [f"error: {out / existing}: exists (pass --overwrite True to replace it)"]
+        assert _checksums(out) == before  # nothing replaced, nothing added (no good_sr beside an existing good_seg)
+        assert calls == []  # refused before any computation
+
+    # dataset: one existing output of one case refuses the whole split up front
+    case_out = tmp_path / "cases"
+    case_out.mkdir()
+    target = case_out / f"{case_name(item)}_seg.nii.gz"
+    target.write_bytes(b"kept")
+    before = _checksums(case_out)
+    assert cli_main(["dataset", "--dataset_dir", str(tiny_dataset), "--out", str(case_out)]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"error: {target}: exists (pass --overwrite True to replace it)"
+    ]
+    assert _checksums(case_out) == before and calls == []
+
+    # with --overwrite True the files are replaced by the interpolation
+    assert cli_main(argv + ["--label", str(label), "--overwrite", "True"]) == 0
+    assert calls
+    assert sorted(p.name for p in out.iterdir()) == ["good_seg.nii.gz", "good_sr.nii.gz"]
+    assert nib.load(str(out / "good_seg.nii.gz")).shape == nib.load(str(out / "good_sr.nii.gz")).shape
+    assert cli_main(["dataset", "--dataset_dir", str(tiny_dataset), "--out", str(case_out), "--overwrite", "True"]) == 0
+    assert nib.load(str(target)).ndim == 3
