@@ -31,6 +31,7 @@ class RegistrationCLI:
         moving_label_out: str | None = None,
         refine: bool = True,
         strict: bool = True,
+        overwrite: bool = False,
         **options,
     ) -> str:
         """Register MOVING to FIXED and write MOVING resampled on FIXED's grid, plus ``<out>_transform.json``.
@@ -44,6 +45,8 @@ class RegistrationCLI:
             moving_label_out: also write the moving label map on the fixed grid here.
             refine: refine by intensity (``--norefine``: landmarks only).
             strict: fail (exit 3, nothing written) when the registration does not converge (``--nostrict``).
+            overwrite: replace existing output files (``--overwrite True``); otherwise they are refused (exit 2)
+                before the registration.
             **options: further options of ``register_rigid`` (``--iterations``, ``--shrink_factors``, ...).
         """
         for path in (out, moving_label_out):
@@ -58,6 +61,7 @@ class RegistrationCLI:
             moving_label_out=moving_label_out,
             strict=strict,
             refine=refine,
+            overwrite=overwrite,
             **options,
         )
         written = [str(out), str(transform_json_path(out))] + ([str(moving_label_out)] if moving_label_out else [])

@@ -297,6 +297,10 @@ def register_rigid(
     max_landmark_rms_mm: float = 20.0,
     max_overlap_loss: float = 0.05,
     strict: bool = False,
+    fixed_name: str = "fixed image",
+    moving_name: str = "moving image",
+    fixed_label_name: str = "fixed label map",
+    moving_label_name: str = "moving label map",
 ) -> RigidResult:
     """Rigidly register a moving (source) image to a fixed (target) image in world coordinates.
 
@@ -337,6 +341,10 @@ def register_rigid(
             the transform vs fixed label) by more than this below the landmark fit's is marked not converged: the
             intensity metric can improve while the hearts drift apart (e.g. between two different subjects).
         strict: raise :class:`RegistrationError` instead of returning a result with ``converged=False``.
+        fixed_name: how error messages name the fixed image (its file path, when it comes from a file).
+        moving_name: how error messages name the moving image.
+        fixed_label_name: how error messages name the fixed label map.
+        moving_label_name: how error messages name the moving label map.
 
     Returns:
         The transform and diagnostics; see :class:`RigidResult` for the direction of ``matrix``.
@@ -352,11 +360,12 @@ def register_rigid(
     moving_image = np.asarray(moving_image, dtype=np.float32)
     fixed_affine = np.asarray(fixed_affine, dtype=float)
     moving_affine = np.asarray(moving_affine, dtype=float)
-    for arr, name in ((fixed_image, "fixed image"), (moving_image, "moving image")):
+    for arr, name in ((fixed_image, fixed_name), (moving_image, moving_name)):
         if arr.ndim != 3:
             raise InputError(f"{name}: expected a 3D array, got shape {arr.shape}")
         if refine and not np.ptp(arr) > 0:
-            raise InputError(f"{name}: constant image; nothing to register by intensity")
+            value = float(arr.flat[0]) if arr.size else float("nan")
+            raise InputError(f"{name}: constant image (every voxel {value:g}); nothing to register by intensity")
     if not refine and (fixed_label is None or moving_label is None):
         raise InputError("refine=False needs both label maps (landmarks); nothing else would register the images")
     if init not in ("moments", "geometry"):
@@ -368,8 +377,8 @@ def register_rigid(
     landmarks = rms = None
     notes: list[str] = []
     if fixed_label is not None and moving_label is not None:
-        fixed_lm = label_landmarks(fixed_label, fixed_label_affine, name="fixed label map")
-        moving_lm = label_landmarks(moving_label, moving_label_affine, name="moving label map")
+        fixed_lm = label_landmarks(fixed_label, fixed_label_affine, name=fixed_label_name)
+        moving_lm = label_landmarks(moving_label, moving_label_affine, name=moving_label_name)
         moving_points = _matched_order(fixed_lm, moving_lm)
         initial = fit_rigid_points(fixed_lm.points, moving_points)
         center = fixed_lm.points.mean(axis=0)
@@ -404,7 +413,7 @@ def register_rigid(
 
     mask_label = fixed_label if heart_margin_mm is not None and fixed_label is not None else None
     if mask_label is not None and not np.any(np.asarray(mask_label) > 0):
-        raise InputError("fixed label map: no heart label (all background); cannot define the metric region")
+        raise InputError(f"{fixed_label_name}: no heart label (all background); cannot define the metric region")
     matrix, stats = _itk_refine(
         fixed_image,
         fixed_affine,
@@ -757,6 +766,7 @@ def align_pair(
     moving_label_out: str | os.PathLike | None = None,
     strict: bool = True,
     refine: bool = True,
+    overwrite: bool = False,
     **options,
 ) -> RigidResult:
     """Register a moving (source) NIfTI image to a fixed (target) one; write it resampled on the fixed grid.
@@ -764,7 +774,8 @@ def align_pair(
     Writes ``out`` (the moving image on the fixed grid, float32), ``X_transform.json`` beside it (the
     :class:`RigidResult`, input paths and the fixed grid) and, when asked, ``moving_label_out`` (the moving label
     map on the fixed grid, nearest neighbour). All files appear together at the end (temporary names, then
-    renames); nothing is written when an input is unusable or (``strict``) the registration fails.
+    renames); nothing is written when an input is unusable or (``strict``) the registration fails. Existing output
+    files are refused before anything is read unless ``overwrite``.
 
     Args:
         fixed: fixed (target) image file.
@@ -775,6 +786,7 @@ def align_pair(
         moving_label_out: where to write the moving label map resampled on the fixed grid (needs ``moving_label``).
         strict: raise :class:`RegistrationError` (and write nothing) when the registration did not converge.
         refine: intensity refinement after the initialisation (see :func:`register_rigid`).
+        overwrite: replace existing output files (``out``, its ``_transform.json``, ``moving_label_out``).
         **options: further keyword arguments of :func:`register_rigid` (``iterations``, ``shrink_factors``...).
 
     Returns:
@@ -782,7 +794,8 @@ def align_pair(
 
     Raises:
         InputError: a missing/corrupt/non-3D input (the message names the file), a label map without landmarks,
-            ``moving_label_out`` without ``moving_label``, or a bad output path.
+            ``moving_label_out`` without ``moving_label``, a bad output path, or an existing output file without
+            ``overwrite``; messages name the file.
         RegistrationError: ``strict`` and no convergence.
     """
     inputs = [Path(p) for p in (fixed, moving, fixed_label, moving_label) if p is not None]
@@ -792,6 +805,11 @@ def align_pair(
             raise InputError(f"{moving_label_out}: --moving_label_out needs --moving_label")
         moving_label_out = _check_output(moving_label_out, [*inputs, out], "--moving_label_out")
     json_path = transform_json_path(out)
+    outputs = [out, json_path] + ([moving_label_out] if moving_label_out is not None else [])
+    if not overwrite:
+        for path in outputs:
+            if path.exists() or path.is_symlink():
+                raise InputError(f"{path}: exists (pass --overwrite True to replace it)")
 
     fixed_image, fixed_affine = load_nifti(fixed)
     moving_image, moving_affine = load_nifti(moving)
@@ -813,6 +831,10 @@ def align_pair(
         fixed_label_affine=labels["fixed"][1] if "fixed" in labels else None,
         moving_label_affine=labels["moving"][1] if "moving" in labels else None,
         strict=strict,
+        fixed_name=str(fixed),
+        moving_name=str(moving),
+        fixed_label_name=str(fixed_label),
+        moving_label_name=str(moving_label),
         **options,
     )
     aligned = resample_moving(moving_image, moving_affine, result, fixed_image.shape, fixed_affine)
@@ -827,6 +849,7 @@ def align_pair(
         "fixed_grid": {"shape": list(fixed_image.shape), "affine": np.round(fixed_affine, 6).tolist()},
     }
     staged: list[tuple[Path, Path]] = []
+    placed: list[Path] = []
     try:
         staged.append((save_nifti(aligned, fixed_affine, _staging(out)), out))
         if moving_label_out is not None:
@@ -838,12 +861,45 @@ def align_pair(
         tmp_json.write_text(json.dumps(record, indent=2) + "\n")
         staged.append((tmp_json, json_path))
         for tmp, final in staged:
-            os.replace(tmp, final)
+            _place(tmp, final, overwrite)
+            placed.append(final)
     except BaseException:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)
+        if not overwrite:  # files created by this run only (nothing of the user's was replaced)
+            for final in placed:
+                final.unlink(missing_ok=True)
         raise
     return result
+
+
+def _place(tmp: Path, final: Path, overwrite: bool) -> None:
+    """Rename ``tmp`` onto ``final``; without ``overwrite`` only if ``final`` does not exist at that moment.
+
+    Args:
+        tmp: staged file (same folder).
+        final: destination.
+        overwrite: replace an existing ``final``.
+
+    Raises:
+        InputError: ``final`` appeared since the check and ``overwrite`` is False.
+    """
+    if overwrite:
+        os.replace(tmp, final)
+        return
+    try:
+        os.link(tmp, final)  # atomic: fails if the name exists
+    except FileExistsError as err:
+        raise InputError(f"{final}: exists (pass --overwrite True to replace it)") from err
+    except OSError:  # no hard links on this file system: exclusive create, then replace
+        try:
+            fd = os.open(final, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError as err:
+            raise InputError(f"{final}: exists (pass --overwrite True to replace it)") from err
+        os.close(fd)
+        os.replace(tmp, final)
+        return
+    tmp.unlink()
 
 
 def _staging(path: Path) -> Path:

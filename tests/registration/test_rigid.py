@@ -248,3 +248,53 @@ def test_bad_inputs_name_the_file_and_write_nothing(pair, files, tmp_path, capsy
     assert main(argv) == 3
     assert "did not converge" in capsys.readouterr().err
     assert not out_dir.exists() or not any(out_dir.iterdir())
+
+
+def _checksums(folder) -> dict[str, str]:
+    """sha256 of every file under ``folder`` (hidden ones included), by relative path."""
+    from custom_networks.core.nifti import file_sha256
+
+    return {str(p.relative_to(folder)): file_sha256(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_existing_outputs_are_refused_up_front_unless_overwrite(files, tmp_path, capsys, monkeypatch):
+    """``align`` refuses an existing output (image, its transform JSON, or the label output) with one line naming
+    it, before reading or registering anything, and changes no file; ``--overwrite True`` replaces them."""
+    import custom_networks.registration.rigid as rigid
+
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    out, label_out = out_dir / "al.nii.gz", out_dir / "al_label.nii.gz"
+    argv = ["align", files["fixed"], files["moving"], str(out), "--fixed_label", files["fixed_label"]]
+    argv += ["--moving_label", files["moving_label"], "--moving_label_out", str(label_out), "--norefine"]
+    calls = []
+    real = rigid.register_rigid
+    monkeypatch.setattr(rigid, "register_rigid", lambda *a, **k: calls.append(1) or real(*a, **k))
+    for existing in (out, transform_json_path(out), label_out):
+        for old in out_dir.iterdir():
+            old.unlink()
+        existing.write_bytes(b"the user's own file")
+        before = _checksums(out_dir)
+        capsys.readouterr()
+        assert main(argv) == 2
+        assert capsys.readouterr().err.strip().splitlines() == [
+            f"error: {existing}: exists (pass --overwrite True to replace it)"
+        ]
+        assert _checksums(out_dir) == before and calls == []
+    assert main([*argv, "--overwrite", "True"]) == 0
+    assert calls
+    assert sorted(p.name for p in out_dir.iterdir()) == sorted([out.name, label_out.name, "al_transform.json"])
+    assert nib.load(str(out)).shape == nib.load(str(label_out)).shape
+    assert json.loads(transform_json_path(out).read_text())["output"] == str(out)
+
+
+def test_constant_image_is_named_by_its_file(pair, files, tmp_path, capsys):
+    """An all-zero moving (or fixed) image: one line naming its file, exit 2, nothing written."""
+    zero = save_nifti(np.zeros_like(pair["moving"]), pair["moving_affine"], tmp_path / "in" / "zero.nii.gz")
+    out_dir = tmp_path / "out"
+    for fixed, moving in ((files["fixed"], str(zero)), (str(zero), files["moving"])):
+        assert main(["align", fixed, moving, str(out_dir / "al.nii.gz")]) == 2
+        assert capsys.readouterr().err.strip().splitlines() == [
+            f"error: {zero}: constant image (every voxel 0); nothing to register by intensity"
+        ]
+    assert not out_dir.exists() or not any(out_dir.iterdir())
