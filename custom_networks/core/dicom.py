@@ -24,6 +24,7 @@ unreadable or non-image files.
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import os
@@ -155,8 +156,28 @@ def _floats(text: str, n: int, path: Path, name: str) -> np.ndarray:
     return values
 
 
+def _check_readable(path: Path) -> None:
+    """Refuse a file this process may not read, before ITK (which only says it cannot read it as DICOM) sees it.
+
+    Raises:
+        InputError: ``<path>: permission denied``, or the operating system's reason for another read error.
+    """
+    try:
+        with open(path, "rb") as f:
+            f.read(1)
+    except PermissionError as err:
+        raise InputError(f"{path}: permission denied (the file cannot be read; check its permissions)") from err
+    except OSError as err:
+        raise InputError(f"{path}: cannot be read ({err.strerror or err})") from err
+
+
 def _read_header(path: Path) -> _Header | None:
-    """Header of one file, or None when ITK cannot read it as DICOM."""
+    """Header of one file, or None when ITK cannot read it as DICOM.
+
+    Raises:
+        InputError: the file cannot be read (permission denied, I/O error) or is a corrupt DICOM file.
+    """
+    _check_readable(path)
     itk = _itk()
     io = itk.GDCMImageIO.New()
     if not io.CanReadFile(str(path)):
@@ -226,10 +247,27 @@ def is_dicom_folder(path: str | os.PathLike) -> bool:
     return False
 
 
+def _check_folder(folder: Path) -> None:
+    """Refuse a DICOM folder argument that is not a folder, saying what it is.
+
+    Raises:
+        InputError: a single DICOM file (the series is the folder), another file, or nothing at that path.
+    """
+    if folder.is_dir():
+        return
+    if folder.is_file():
+        if is_dicom_file(folder):
+            raise InputError(f"{folder}: a single DICOM file; pass the folder holding the whole series")
+        raise InputError(f"{folder}: a file, not a folder; pass the folder holding the DICOM series")
+    raise InputError(f"{folder}: DICOM folder not found")
+
+
 def _headers(folder: Path, progress: bool = False) -> list[_Header]:
-    if not folder.is_dir():
-        raise InputError(f"{folder}: DICOM folder not found")
-    files = dicom_files(folder)
+    _check_folder(folder)
+    try:
+        files = dicom_files(folder)
+    except PermissionError as err:
+        raise InputError(f"{folder}: permission denied (the folder cannot be listed; check its permissions)") from err
     if not files:
         raise InputError(f"{folder}: folder holds no file")
     iterator = files
@@ -435,21 +473,27 @@ def read_dicom_series(folder: str | os.PathLike, series: str | None = None, prog
 
 
 @functools.lru_cache(maxsize=1)
-def _series_of_state(folder: str, state: tuple[int, int]) -> DicomSeries:
-    return read_dicom_series(folder, progress=False)
+def _series_of_state(folder: str, state: tuple[int, int], series: str | None) -> DicomSeries:
+    return read_dicom_series(folder, series=series, progress=False)
 
 
-def read_dicom_series_cached(folder: str | os.PathLike) -> DicomSeries:
-    """:func:`read_dicom_series` of a folder holding one series, keeping the last series read in memory: the frames
-    of a DICOM cine are loaded one by one (one inference item per frame) but read from disk once. A folder whose
-    entries changed (their number or latest modification time) is read again.
+def read_dicom_series_cached(folder: str | os.PathLike, series: str | None = None) -> DicomSeries:
+    """:func:`read_dicom_series` of a folder, keeping the last series read in memory: the frames of a DICOM cine are
+    loaded one by one (one inference item per frame) but read from disk once. A folder whose entries changed (their
+    number or latest modification time) is read again.
+
+    Args:
+        folder: the DICOM folder.
+        series: SeriesInstanceUID or SeriesNumber to read when the folder holds several series.
     """
     folder = Path(folder).resolve()
-    if not folder.is_dir():
-        raise InputError(f"{folder}: DICOM folder not found")
-    entries = list(os.scandir(folder))
+    _check_folder(folder)
+    try:
+        entries = list(os.scandir(folder))
+    except PermissionError as err:
+        raise InputError(f"{folder}: permission denied (the folder cannot be listed; check its permissions)") from err
     state = (len(entries), max([folder.stat().st_mtime_ns] + [e.stat().st_mtime_ns for e in entries]))
-    return _series_of_state(str(folder), state)
+    return _series_of_state(str(folder), state, None if series is None else str(series))
 
 
 def _read_pixels(folder: Path, ordered: Sequence[Sequence[_Header]], progress: bool) -> np.ndarray:
@@ -501,16 +545,23 @@ def save_cine(series: DicomSeries, path: str | os.PathLike, overwrite: bool = Fa
     ``pixdim[4]`` (ms; units mm / ms), int16 when the voxels are integers that fit, float32 otherwise; atomically.
 
     Raises:
-        InputError: ``path`` exists (without ``overwrite``) or is not a ``.nii`` / ``.nii.gz`` name.
+        InputError: ``path`` exists (without ``overwrite``) or is not a ``.nii`` / ``.nii.gz`` name, or the disk is
+            full (``<path>: no space left on the device``; the temporary file is removed, ``path`` untouched).
     """
     path = check_output_file(path, overwrite)
     fits = series.integer_valued and series.array.min() >= -32768 and series.array.max() <= 32767
     dtype = np.int16 if fits else np.float32
-    return save_nifti(
-        series.array.astype(dtype),
-        series.affine,
-        path,
-        dtype=dtype,
-        time_step=series.frame_interval_ms or 0.0,
-        time_unit="msec",
-    )
+    try:
+        return save_nifti(
+            series.array.astype(dtype),
+            series.affine,
+            path,
+            dtype=dtype,
+            time_step=series.frame_interval_ms or 0.0,
+            time_unit="msec",
+            overwrite=overwrite,
+        )
+    except OSError as err:  # save_nifti has removed its temporary file
+        if err.errno == errno.ENOSPC:
+            raise InputError(f"{path}: no space left on the device") from err
+        raise

@@ -193,3 +193,97 @@ def test_sunnybrook_dicom_matches_its_nifti(pid):
         spec = json.loads((nifti.parent / f"{pid}_{phase}_labelled_slices.json").read_text())
         frame = nib.load(nifti.parent / f"{pid}_{phase}_image.nii.gz")
         np.testing.assert_array_equal(series.frame(spec["cine_frame_index"]), np.asarray(frame.dataobj, np.float32))
+
+
+def _checksums(folder: Path) -> dict[str, str]:
+    """sha256 of every file under ``folder`` (hidden ones included), by relative path."""
+    from custom_networks.core.nifti import file_sha256
+
+    return {str(p.relative_to(folder)): file_sha256(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _error_lines(capsys) -> list[str]:
+    """The ``error:`` lines of the captured stderr (progress bars aside), checking there is no traceback."""
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return [line for line in err.replace("\r", "\n").splitlines() if line.startswith("error:")]
+
+
+def test_convert_of_a_single_dicom_file_asks_for_its_folder(series_dir, tmp_path, capsys):
+    folder = series_dir[0]
+    one = sorted(folder.iterdir())[0]
+    out = tmp_path / "out.nii.gz"
+    assert dicom_main(["convert", str(one), str(out)]) == 2
+    err = _error_lines(capsys)
+    assert err == [f"error: {one}: a single DICOM file; pass the folder holding the whole series"]
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_unreadable_file_is_reported_as_permission_denied(tmp_path, capsys):
+    folder = tmp_path / "locked"
+    write_series(folder)
+    victim = sorted(folder.iterdir())[6]
+    victim.chmod(0)
+    try:
+        if os.access(victim, os.R_OK):
+            pytest.skip("running as root: a chmod 000 file stays readable")
+        before = {p.name for p in folder.iterdir()}
+        out = tmp_path / "out.nii.gz"
+        assert dicom_main(["convert", str(folder), str(out)]) == 2
+        err = _error_lines(capsys)
+        assert err == [f"error: {victim}: permission denied (the file cannot be read; check its permissions)"]
+        assert not out.exists() and {p.name for p in folder.iterdir()} == before
+        assert dicom_main(["series", str(folder)]) == 2
+        assert _error_lines(capsys) == err
+    finally:
+        victim.chmod(0o644)
+
+
+def test_convert_on_a_full_disk_names_the_output_and_leaves_nothing(series_dir, tmp_path, capsys, monkeypatch):
+    """The NIfTI writer fails with ENOSPC half-way: one line naming the output, no temporary file left, an existing
+    output (with --overwrite) untouched."""
+    import errno
+
+    folder = series_dir[0]
+
+    def full_disk(img, filename):
+        Path(filename).write_bytes(b"\x00" * 100)  # half-written temporary file
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(nib, "save", full_disk)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    out = out_dir / "cine.nii.gz"
+    assert dicom_main(["convert", str(folder), str(out)]) == 2
+    assert _error_lines(capsys) == [f"error: {out}: no space left on the device"]
+    assert list(out_dir.iterdir()) == []
+    out.write_bytes(b"previous conversion")
+    before = _checksums(out_dir)
+    assert dicom_main(["convert", str(folder), str(out), "--overwrite", "True"]) == 2
+    assert _error_lines(capsys) == [f"error: {out}: no space left on the device"]
+    assert _checksums(out_dir) == before
+
+
+def test_permission_error_while_reading_is_named_even_as_root(tmp_path, capsys, monkeypatch):
+    """As :func:`test_unreadable_file_is_reported_as_permission_denied`, where the test runs as root: the open of one
+    file fails with EACCES as it would for another user."""
+    import builtins
+    import errno
+
+    folder = tmp_path / "locked"
+    write_series(folder)
+    victim = sorted(folder.iterdir())[6]
+    real_open = builtins.open
+
+    def guarded_open(file, *args, **kwargs):
+        if Path(str(file)) == victim:
+            raise PermissionError(errno.EACCES, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", guarded_open)
+    out = tmp_path / "out.nii.gz"
+    assert dicom_main(["convert", str(folder), str(out)]) == 2
+    assert _error_lines(capsys) == [
+        f"error: {victim}: permission denied (the file cannot be read; check its permissions)"
+    ]
+    assert not out.exists()
