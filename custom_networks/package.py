@@ -27,6 +27,7 @@ Then, from the unpacked folder (no ``custom_networks`` installation needed)::
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -60,6 +61,8 @@ MODEL_CARD_SECTIONS = {
     "limitations": ("limitation",),
     "license and citation": ("licen",),
 }
+#: ``errno`` values of a full disk or an exhausted quota.
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 #: What a bundle folder holds that never goes into a package.
 _EXCLUDED = ("__pycache__", "*.pyc", "*.ts", "runs", "eval", "data", ".ipynb_checkpoints")
 _SCRIPTS_INIT = '''"""Code vendored into this bundle: a copy of the ``custom_networks`` package (version {version}).
@@ -144,8 +147,44 @@ def _vendor_imports(config: Path) -> bool:
     return False
 
 
+def _copy_failure(err: shutil.Error, target: Path) -> InputError:
+    """One line for the errors ``shutil.copytree`` collected (a list of ``(source, destination, reason)``)."""
+    problems = [e for e in (err.args[0] if err.args and isinstance(err.args[0], list) else []) if len(e) == 3]
+    if any(f"[Errno {code}]" in str(why) for _, _, why in problems for code in _DISK_FULL):
+        return InputError(f"{target}: no space left on the device")
+    if not problems:
+        return InputError(f"{target}: copying the bundle failed ({err})")
+    source, _, why = problems[0]
+    more = f" (and {len(problems) - 1} more files)" if len(problems) > 1 else ""
+    return InputError(f"{source}: cannot be copied into the package ({why}){more}")
+
+
+def _put_in_place(tmp: Path, target: Path, overwrite: bool) -> None:
+    """Rename ``tmp`` onto ``target``; without ``overwrite`` only if no ``target`` exists at that moment."""
+    if overwrite:
+        os.replace(tmp, target)
+        return
+    try:
+        os.link(tmp, target)  # atomic: fails when the name exists
+    except FileExistsError as err:
+        raise InputError(f"{target}: exists (pass --overwrite True to replace it)") from err
+    except OSError as err:
+        if err.errno in _DISK_FULL:
+            raise
+        try:  # no hard links on this file system: exclusive create, then replace
+            os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError as exists:
+            raise InputError(f"{target}: exists (pass --overwrite True to replace it)") from exists
+        os.replace(tmp, target)
+        return
+    os.unlink(tmp)
+
+
 def package_bundle(bundle: str, out: str, overwrite: bool = False) -> Path:
     """Write ``<out>/<bundle>_v<version>.zip``, a self-contained bundle (see the module docstring).
+
+    Everything is staged and zipped in a hidden temporary folder inside ``out``, removed whatever happens (an error,
+    a full disk, Ctrl-C, SIGTERM); the zip appears under its name only once complete.
 
     Args:
         bundle: ``gemini_gan_bundle``, ``vama_bundle`` or a bundle folder.
@@ -156,7 +195,9 @@ def package_bundle(bundle: str, out: str, overwrite: bool = False) -> Path:
         The zip written.
 
     Raises:
-        InputError: not a bundle; metadata that does not validate (the key is named); no weights; the zip exists.
+        InputError: not a bundle; metadata that does not validate (the key is named); no weights; the zip exists;
+            no space left on the device (``<zip>: no space left on the device``); a bundle file that cannot be
+            copied.
     """
     from custom_networks.bundle.workflows import bundle_folder
 
@@ -172,35 +213,43 @@ def package_bundle(bundle: str, out: str, overwrite: bool = False) -> Path:
     missing = _check_model_card(folder / "docs" / "README.md")
     if missing:
         logger.warning("%s: model card without a section on %s", folder.name, ", ".join(missing))
-    with tempfile.TemporaryDirectory(prefix=".package-", dir=out_dir) as tmp:
-        stage = Path(tmp) / folder.name
-        shutil.copytree(folder, stage, ignore=shutil.ignore_patterns(*_EXCLUDED))
-        shutil.copytree(REPO / "custom_networks", stage / "scripts" / "custom_networks",
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))  # fmt: skip
-        (stage / "scripts" / "__init__.py").write_text(_SCRIPTS_INIT.format(version=custom_networks.__version__))
-        changed = [c.name for c in sorted((stage / "configs").rglob("*.json")) if _vendor_imports(c)]
-        logger.info("configs importing the vendored code first: %s", ", ".join(changed))
-        (stage / "configs" / "metadata.json").write_text(json.dumps(_versions(meta), indent=4) + "\n")
-        if not (stage / "LICENSE").is_file():
-            shutil.copy(REPO / "LICENSE", stage / "LICENSE")
-        lines = ["# Weight files of this bundle (included in the package; a zoo release hosts them at a URL).", ""]
-        lines.append("large_files:")
-        for path in sorted(p for p in (stage / "models").rglob("*") if p.is_file()):
-            rel = path.relative_to(stage).as_posix()
-            lines += [
-                f'  - path: "{rel}"',
-                '    url: ""',
-                f'    hash_val: "{file_sha256(path)}"',
-                '    hash_type: "sha256"',
-            ]
-            lines.append(f"    size_bytes: {path.stat().st_size}")
-        (stage / "large_files.yml").write_text("\n".join(lines) + "\n")
-        partial = out_dir / f".{target.name}.partial"
-        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for path in sorted(stage.rglob("*")):
-                if path.is_file():
-                    archive.write(path, path.relative_to(stage.parent).as_posix())
-        os.replace(partial, target)
+    try:
+        with tempfile.TemporaryDirectory(prefix=".package-", dir=out_dir) as tmp:
+            stage = Path(tmp) / folder.name
+            shutil.copytree(folder, stage, ignore=shutil.ignore_patterns(*_EXCLUDED))
+            shutil.copytree(REPO / "custom_networks", stage / "scripts" / "custom_networks",
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))  # fmt: skip
+            (stage / "scripts" / "__init__.py").write_text(_SCRIPTS_INIT.format(version=custom_networks.__version__))
+            changed = [c.name for c in sorted((stage / "configs").rglob("*.json")) if _vendor_imports(c)]
+            logger.info("configs importing the vendored code first: %s", ", ".join(changed))
+            (stage / "configs" / "metadata.json").write_text(json.dumps(_versions(meta), indent=4) + "\n")
+            if not (stage / "LICENSE").is_file():
+                shutil.copy(REPO / "LICENSE", stage / "LICENSE")
+            lines = ["# Weight files of this bundle (included in the package; a zoo release hosts them at a URL).", ""]
+            lines.append("large_files:")
+            for path in sorted(p for p in (stage / "models").rglob("*") if p.is_file()):
+                rel = path.relative_to(stage).as_posix()
+                lines += [
+                    f'  - path: "{rel}"',
+                    '    url: ""',
+                    f'    hash_val: "{file_sha256(path)}"',
+                    '    hash_type: "sha256"',
+                ]
+                lines.append(f"    size_bytes: {path.stat().st_size}")
+            (stage / "large_files.yml").write_text("\n".join(lines) + "\n")
+            # inside the temporary folder: an interrupted zip goes with it, never left in ``out``
+            partial = Path(tmp) / f"{target.name}.partial"
+            with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+                for path in sorted(stage.rglob("*")):
+                    if path.is_file():
+                        archive.write(path, path.relative_to(stage.parent).as_posix())
+            _put_in_place(partial, target, overwrite)
+    except shutil.Error as err:  # copytree collects the failures of every file into one exception
+        raise _copy_failure(err, target) from err
+    except OSError as err:
+        if err.errno in _DISK_FULL:
+            raise InputError(f"{target}: no space left on the device") from err
+        raise
     logger.info("%s: %s (%.1f MB)", folder.name, target, target.stat().st_size / 1e6)
     return target
 

@@ -140,3 +140,78 @@ def test_model_card_topics_are_read_from_headings_not_code(tmp_path):
     card.write_text("# Model\n## Data\n## Training\n## Results\n## Commands\n```bash\n# limitations: a comment\n```\n")
     assert _check_model_card(card) == ["limitations", "license and citation"]
     assert _check_model_card(REPO / "gemini_gan_bundle" / "docs" / "README.md") == []
+
+
+def _checksums(folder) -> dict[str, str]:
+    """sha256 of every file under ``folder`` (hidden ones included), by relative path."""
+    from custom_networks.core.nifti import file_sha256
+
+    return {str(p.relative_to(folder)): file_sha256(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _zip_write_failing_after(monkeypatch, files: int, error: BaseException) -> None:
+    """Make ``ZipFile.write`` raise ``error`` after ``files`` members were written (a kill or a full disk midway)."""
+    real_write = zipfile.ZipFile.write
+    count = {"n": 0}
+
+    def write(self, *args, **kwargs):
+        if count["n"] >= files:
+            raise error
+        count["n"] += 1
+        return real_write(self, *args, **kwargs)
+
+    monkeypatch.setattr(zipfile.ZipFile, "write", write)
+
+
+@pytest.mark.parametrize("where", ["copying", "zipping"])
+def test_full_disk_is_one_line_naming_the_zip_and_leaves_nothing(where, tmp_path, capsys, monkeypatch):
+    """ENOSPC while staging the bundle (``shutil.copytree`` gathers it into a ``shutil.Error``) or while zipping: one
+    line naming the zip, exit 2, no temporary folder or partial zip left, the user's files in ``--out`` unchanged."""
+    import errno
+
+    out = tmp_path / "dist"
+    out.mkdir()
+    (out / "notes.txt").write_text("the user's own file")
+    before = _checksums(out)
+    enospc = OSError(errno.ENOSPC, "No space left on device")
+    if where == "copying":
+        real_copytree, done = shutil.copytree, []
+
+        def copy_then_fill(src, dst):
+            if len(done) >= 5:
+                raise OSError(errno.ENOSPC, "No space left on device", dst)
+            done.append(src)
+            return shutil.copy2(src, dst)
+
+        def copytree(src, dst, *args, **kwargs):
+            if not args:  # the package's call (copytree's own recursive calls pass copy_function on)
+                kwargs["copy_function"] = copy_then_fill
+            return real_copytree(src, dst, *args, **kwargs)
+
+        monkeypatch.setattr(shutil, "copytree", copytree)
+    else:
+        _zip_write_failing_after(monkeypatch, 20, enospc)
+    assert package_main(["gemini_gan_bundle", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert lines == [f"error: {out / 'gemini_gan_bundle_v'}{_version()}.zip: no space left on the device"]
+    assert _checksums(out) == before and sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+
+
+def _version() -> str:
+    return json.loads((REPO / "gemini_gan_bundle" / "configs" / "metadata.json").read_text())["version"]
+
+
+def test_sigterm_while_zipping_leaves_no_partial_zip(tmp_path, monkeypatch):
+    """SIGTERM arrives as ``SystemExit(143)`` (``stop_on_sigterm``) in the middle of the zip: the process stops with
+    that status and ``--out`` holds nothing new (no hidden ``.partial`` zip, no temporary folder)."""
+    out = tmp_path / "dist"
+    out.mkdir()
+    (out / "older.zip").write_bytes(b"a package of another bundle")
+    before = _checksums(out)
+    _zip_write_failing_after(monkeypatch, 20, SystemExit(143))
+    with pytest.raises(SystemExit) as stopped:
+        package_main(["gemini_gan_bundle", "--out", str(out)])
+    assert stopped.value.code == 143
+    assert sorted(p.name for p in out.iterdir()) == ["older.zip"] and _checksums(out) == before
