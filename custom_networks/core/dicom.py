@@ -562,6 +562,6 @@ def save_cine(series: DicomSeries, path: str | os.PathLike, overwrite: bool = Fa
             overwrite=overwrite,
         )
     except OSError as err:  # save_nifti has removed its temporary file
-        if err.errno == errno.ENOSPC:
+        if err.errno in (errno.ENOSPC, errno.EDQUOT):
             raise InputError(f"{path}: no space left on the device") from err
         raise

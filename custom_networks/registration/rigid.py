@@ -22,6 +22,7 @@ hearts apart.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -850,27 +851,47 @@ def align_pair(
     }
     staged: list[tuple[Path, Path]] = []
     placed: list[Path] = []
+    current = out  # the output being written, named if the disk is full
     try:
         staged.append((save_nifti(aligned, fixed_affine, _staging(out)), out))
         if moving_label_out is not None:
+            current = moving_label_out
             label, label_affine = labels["moving"]
             on_fixed = resample_moving(label, label_affine, result, fixed_image.shape, fixed_affine, label=True)
             tmp_label = save_nifti(on_fixed, fixed_affine, _staging(moving_label_out), label=True)
             staged.append((tmp_label, moving_label_out))
+        current = json_path
         tmp_json = _staging(json_path)
+        staged.append((tmp_json, json_path))  # before writing: a half-written file is removed too
         tmp_json.write_text(json.dumps(record, indent=2) + "\n")
-        staged.append((tmp_json, json_path))
         for tmp, final in staged:
+            current = final
             _place(tmp, final, overwrite)
             placed.append(final)
-    except BaseException:
+    except BaseException as err:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)
         if not overwrite:  # files created by this run only (nothing of the user's was replaced)
             for final in placed:
                 final.unlink(missing_ok=True)
+        if _disk_full(err):
+            raise InputError(f"{current}: no space left on the device") from err
         raise
     return result
+
+
+def _disk_full(err: BaseException | None) -> bool:
+    """Whether a full disk (``ENOSPC`` / ``EDQUOT``) is in an exception's chain, raw or already turned into an
+    :class:`InputError` (naming a temporary file) by the writer."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if isinstance(err, InputError) and str(err).endswith("no space left on the device"):
+            return True
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return False
 
 
 def _place(tmp: Path, final: Path, overwrite: bool) -> None:

@@ -298,3 +298,27 @@ def test_constant_image_is_named_by_its_file(pair, files, tmp_path, capsys):
             f"error: {zero}: constant image (every voxel 0); nothing to register by intensity"
         ]
     assert not out_dir.exists() or not any(out_dir.iterdir())
+
+
+def test_full_disk_names_the_output_and_leaves_nothing(files, tmp_path, capsys, monkeypatch):
+    """ENOSPC while writing the second output: one line naming it, exit 2, no output or temporary file left."""
+    import errno
+
+    out_dir = tmp_path / "out"
+    out, label_out = out_dir / "al.nii.gz", out_dir / "al_label.nii.gz"
+    real_save, calls = nib.save, []
+
+    def fill_disk_on_second(img, filename):
+        calls.append(filename)
+        if len(calls) == 2:
+            with open(filename, "wb") as f:
+                f.write(b"\x00" * 100)  # half-written
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(img, filename)
+
+    monkeypatch.setattr(nib, "save", fill_disk_on_second)
+    argv = ["align", files["fixed"], files["moving"], str(out), "--fixed_label", files["fixed_label"]]
+    argv += ["--moving_label", files["moving_label"], "--moving_label_out", str(label_out), "--norefine"]
+    assert main(argv) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [f"error: {label_out}: no space left on the device"]
+    assert len(calls) == 2 and list(out_dir.iterdir()) == []
