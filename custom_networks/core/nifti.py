@@ -22,7 +22,9 @@ __all__ = [
     "InputError",
     "NiftiFrameWriter",
     "abort_open_writers",
+    "OUTPUT_MARKER",
     "atomic_output_dir",
+    "check_new_output_dir",
     "check_orthogonal",
     "check_output_folder",
     "check_voxel_size",
@@ -346,22 +348,122 @@ def check_output_folder(folder: str | os.PathLike) -> Path:
     return folder
 
 
-@contextlib.contextmanager
-def atomic_output_dir(out_dir: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a temporary folder beside ``out_dir`` that replaces it only if the block completes.
+#: Hidden file that :func:`atomic_output_dir` writes into every folder it creates (what wrote it, and when):
+#: ``overwrite`` replaces only a folder holding it, never one of the user's.
+OUTPUT_MARKER = ".custom_networks_output.json"
+_CHOOSE = "choose a new or empty --out"
+
+
+def _holds_cwd(folder: Path) -> bool:
+    """Whether ``folder`` is the current working folder or one of its parents."""
+    try:
+        cwd = Path.cwd().resolve()
+    except OSError:  # the working folder was deleted
+        return False
+    target = folder.resolve()
+    return cwd == target or target in cwd.parents
+
+
+def _marker_writer(folder: Path) -> str | None:
+    """The ``writer`` recorded in ``folder``'s :data:`OUTPUT_MARKER` (None when absent or unreadable)."""
+    import json
+
+    try:
+        writer = json.loads((folder / OUTPUT_MARKER).read_text()).get("writer")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return writer if isinstance(writer, str) else None
+
+
+def _write_marker(folder: Path, writer: str | None) -> None:
+    """Write :data:`OUTPUT_MARKER` into ``folder``: the package and version, ``writer``, the command line, the time."""
+    import datetime
+    import json
+    import sys
+
+    version = getattr(sys.modules.get("custom_networks"), "__version__", "")
+    record = {
+        "written_by": f"custom_networks {version}".strip(),
+        "writer": writer,
+        "command": list(sys.argv),
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    (folder / OUTPUT_MARKER).write_text(json.dumps(record, indent=1) + "\n")
+
+
+def check_new_output_dir(out_dir: str | os.PathLike, overwrite: bool = False, writer: str | None = None) -> Path:
+    """Check, before any computation, that :func:`atomic_output_dir` may write ``out_dir`` (it checks again).
+
+    A missing or empty folder is fine. A non-empty one is replaced only with ``overwrite``, only if it holds the
+    :data:`OUTPUT_MARKER` that :func:`atomic_output_dir` wrote into it (from the same ``writer`` when one is given),
+    and never when it is, or holds, the current working folder.
 
     Args:
         out_dir: final folder.
-        overwrite: replace an existing non-empty ``out_dir`` (only after the new one is complete).
+        overwrite: replace an existing non-empty ``out_dir`` written by this project.
+        writer: name of what writes the folder (e.g. ``"custom_networks.evaluate"``); when given, a folder whose
+            marker names another writer is not replaced.
+
+    Returns:
+        ``out_dir`` as an absolute path (``..`` removed, symbolic links kept).
 
     Raises:
-        InputError: ``out_dir`` exists and is not empty (without ``overwrite``), or its parent is not writable.
+        InputError: ``out_dir`` is a file, or a non-empty folder that may not be replaced (the message says why).
     """
-    out_dir = Path(out_dir).absolute()
-    if out_dir.exists() and not out_dir.is_dir():
+    out_dir = Path(os.path.abspath(out_dir))
+    if not out_dir.exists():
+        return out_dir
+    if not out_dir.is_dir():
         raise InputError(f"{out_dir}: exists and is not a folder")
-    if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
-        raise InputError(f"{out_dir}: folder exists and is not empty (pass --overwrite to replace it)")
+    try:
+        empty = not any(out_dir.iterdir())
+    except OSError as err:
+        raise InputError(f"{out_dir}: cannot read the output folder ({err.strerror or err})") from err
+    if empty:
+        return out_dir
+    if _holds_cwd(out_dir):
+        raise InputError(f"{out_dir}: is (or holds) the current working folder; never replaced: {_CHOOSE}")
+    if not (out_dir / OUTPUT_MARKER).is_file():
+        if overwrite:
+            raise InputError(
+                f"{out_dir}: exists and was not written by this project (no {OUTPUT_MARKER}); "
+                f"--overwrite replaces only a folder this command wrote: {_CHOOSE}"
+            )
+        raise InputError(
+            f"{out_dir}: folder exists and is not empty and was not written by this project (no {OUTPUT_MARKER}): "
+            f"{_CHOOSE}"
+        )
+    found = _marker_writer(out_dir)
+    if writer is not None and found != writer:
+        raise InputError(
+            f"{out_dir}: was written by {found or 'another command'}, not {writer}; "
+            f"--overwrite replaces only a folder this command wrote: {_CHOOSE}"
+        )
+    if not overwrite:
+        raise InputError(f"{out_dir}: folder exists and is not empty (pass --overwrite True to replace it)")
+    return out_dir
+
+
+@contextlib.contextmanager
+def atomic_output_dir(out_dir: str | os.PathLike, overwrite: bool = False, writer: str | None = None) -> Iterator[Path]:
+    """Yield a temporary folder beside ``out_dir`` that replaces it only if the block completes.
+
+    The finished folder gets a hidden :data:`OUTPUT_MARKER`; with ``overwrite``, an existing non-empty ``out_dir``
+    is replaced only if it holds one (:func:`check_new_output_dir`): ``--overwrite`` replaces what this project
+    wrote, never a folder of the user's, nor the current working folder or a folder holding it (an empty working
+    folder is filled in place).
+
+    Args:
+        out_dir: final folder.
+        overwrite: replace an existing non-empty ``out_dir`` written by this project (only after the new one is
+            complete).
+        writer: name of what writes the folder, recorded in the marker; when given, only a folder that the same
+            writer wrote is replaced.
+
+    Raises:
+        InputError: ``out_dir`` may not be written (see :func:`check_new_output_dir`), or its parent is not writable.
+    """
+    out_dir = check_new_output_dir(out_dir, overwrite, writer)
     parent = out_dir.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -371,7 +473,13 @@ def atomic_output_dir(out_dir: str | os.PathLike, overwrite: bool = False) -> It
         raise InputError(f"{out_dir}: cannot write the output folder here ({err.strerror})") from err
     try:
         yield tmp
-        if out_dir.exists():
+        _write_marker(tmp, writer)
+        check_new_output_dir(out_dir, overwrite, writer)  # again: nothing of the user's appeared there meanwhile
+        if out_dir.exists() and _holds_cwd(out_dir):  # the empty working folder: filled in place, never renamed
+            for entry in sorted(tmp.iterdir(), key=lambda p: p.name == OUTPUT_MARKER):  # the marker last
+                os.replace(entry, out_dir / entry.name)
+            tmp.rmdir()
+        elif out_dir.exists():
             trash = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=parent))
             os.replace(out_dir, trash / "old")
             os.replace(tmp, out_dir)

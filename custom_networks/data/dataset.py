@@ -25,6 +25,9 @@ __all__ = ["FILE_KEYS", "case_name", "ensure_dataset", "split_subjects", "synthe
 
 logger = logging.getLogger(__name__)
 
+#: Writer named in a dataset folder's marker: ``overwrite`` replaces only a dataset folder this function wrote.
+WRITER = "custom_networks.data synth"
+
 #: Datalist key -> file stem. ``image`` is the network input (stack interpolated onto the HR grid); ``tissue`` the HR
 #: tissue map (every class of the synthetic thorax, ``custom_networks.data.tissues.Tissue``) that on-the-fly
 #: randomised synthesis renders anew for every training sample.
@@ -90,7 +93,8 @@ def synthesize_dataset(
             outflow tracts, the ACDC phenotypes, skeleton, stomach, spleen, arms, breasts); parametric anatomy only.
         deformation_mm: amplitude (mm, standard deviation of the control points) of the smooth random deformation of
             every subject's anatomy; raise it (e.g. 8) to draw more varied hearts from the few ``labelmaps``.
-        overwrite: replace an existing dataset folder.
+        overwrite: replace an existing dataset folder that this function wrote (never another folder, nor the
+            current working folder).
         progress: show a progress bar.
 
     Returns:
@@ -138,7 +142,7 @@ def synthesize_dataset(
     datalist: dict[str, list] = {"training": [], "validation": [], "test": []}
     manifest_subjects = {}
     start = time.time()
-    with atomic_output_dir(out, overwrite=overwrite) as tmp:
+    with atomic_output_dir(out, overwrite=overwrite, writer=WRITER) as tmp:
         for i in tqdm(range(subjects), desc=f"synth {domain}", unit="subject", disable=not progress):
             name = f"sub-{i:04d}"
             anatomy = anatomies[i % len(anatomies)] if anatomies else None

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from custom_networks.core.nifti import InputError, atomic_output_dir
+from custom_networks.core.nifti import InputError, atomic_output_dir, check_new_output_dir
 from custom_networks.evaluate.figures import case_montage, metric_boxplots
 from custom_networks.evaluate.pipeline import Evaluation, score_methods
 from custom_networks.evaluate.report import summary_markdown, write_tables
@@ -17,6 +17,9 @@ from custom_networks.evaluate.report import summary_markdown, write_tables
 __all__ = ["evaluate"]
 
 logger = logging.getLogger(__name__)
+
+#: Writer named in a report folder's marker: ``overwrite`` replaces only a report folder this command wrote.
+WRITER = "custom_networks.evaluate"
 
 
 def evaluate(
@@ -49,15 +52,18 @@ def evaluate(
         label_map: label values mapped before scoring, e.g. ``{4: 3}`` for files using 4 for RV.
         margin_mm: margin around the reference heart of the heart-region image metrics (mm).
         figures: draw the PNG figures.
-        overwrite: replace an existing non-empty ``out``.
+        overwrite: replace an existing non-empty ``out`` that this command wrote (never another folder, nor the
+            current working folder).
         command: the command to name in the summary as its maker (default: this process's command line).
 
     Raises:
         InputError: missing folders, no reference, no prediction matching a reference case, a label map that is
-            not a mapping, or no case that could be scored (nothing is written then).
+            not a mapping, an ``out`` that may not be written or replaced (checked first), or no case that could be
+            scored (nothing is written then).
     """
     if label_map is not None and not isinstance(label_map, Mapping):
         raise InputError(f"--label_map must be a mapping of label values, e.g. '{{4: 3}}', got {label_map!r}")
+    check_new_output_dir(out, overwrite, WRITER)  # before the scoring, which can be long
     evaluation = score_methods(pred, ref, split=split, label_map=label_map, margin_mm=margin_mm)
     if not evaluation.results:
         first = evaluation.skipped[0] if evaluation.skipped else ("", "", "no case")
@@ -71,7 +77,7 @@ def evaluate(
             if Path(sys.argv[0]).name == "__main__.py"
             else (f"custom_networks.evaluate.evaluate(pred={pred!r}, ref={str(ref)!r}, split={split!r})")
         )
-    with atomic_output_dir(out, overwrite=overwrite) as tmp:
+    with atomic_output_dir(out, overwrite=overwrite, writer=WRITER) as tmp:
         write_tables(evaluation, tmp)
         drawn = []
         if figures:

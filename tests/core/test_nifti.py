@@ -132,3 +132,87 @@ def test_sigterm_leaves_no_partial_output(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 143
     assert list(tmp_path.iterdir()) == []
+
+
+def _sums(root):
+    """``{relative path: sha256}`` of every file under ``root`` (folders as ``None``)."""
+    import hashlib
+
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else None
+        for p in sorted(root.rglob("*"))
+    }
+
+
+def test_overwrite_replaces_only_a_folder_this_project_wrote(tmp_path):
+    import json
+
+    from custom_networks.core.nifti import OUTPUT_MARKER
+
+    out = tmp_path / "out"
+    with atomic_output_dir(out, writer="tool-a") as tmp:
+        (tmp / "a.txt").write_text("1")
+    assert json.loads((out / OUTPUT_MARKER).read_text())["writer"] == "tool-a"
+    with pytest.raises(InputError, match=r"not empty \(pass --overwrite True to replace it\)"):
+        with atomic_output_dir(out, writer="tool-a"):
+            pass
+    with pytest.raises(InputError, match="was written by tool-a, not tool-b"):
+        with atomic_output_dir(out, overwrite=True, writer="tool-b"):
+            pass
+    with atomic_output_dir(out, overwrite=True, writer="tool-a") as tmp:  # its own folder: replaced
+        (tmp / "b.txt").write_text("2")
+    assert sorted(p.name for p in out.iterdir()) == [OUTPUT_MARKER, "b.txt"]
+
+    mine = tmp_path / "mine"
+    (mine / "sub").mkdir(parents=True)
+    (mine / "precious.txt").write_text("keep")
+    (mine / "sub" / "x.txt").write_text("keep too")
+    before = _sums(tmp_path)
+    with pytest.raises(InputError) as err:
+        with atomic_output_dir(mine, overwrite=True) as tmp:
+            raise AssertionError("never reached")
+    assert str(err.value) == (
+        f"{mine}: exists and was not written by this project (no {OUTPUT_MARKER}); --overwrite replaces only a "
+        "folder this command wrote: choose a new or empty --out"
+    )
+    with pytest.raises(InputError, match="is not empty and was not written by this project"):
+        with atomic_output_dir(mine):
+            pass
+    assert _sums(tmp_path) == before
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with atomic_output_dir(empty) as tmp:  # an existing empty folder is still filled
+        (tmp / "c.txt").write_text("3")
+    assert (empty / "c.txt").read_text() == "3" and (empty / OUTPUT_MARKER).is_file()
+
+
+def test_the_working_folder_is_never_replaced(tmp_path, monkeypatch):
+    from custom_networks.core.nifti import OUTPUT_MARKER, check_new_output_dir
+
+    out = tmp_path / "out"
+    with atomic_output_dir(out) as tmp:
+        (tmp / "sub").mkdir()
+        (tmp / "a.txt").write_text("1")
+    before = _sums(tmp_path)
+    for cwd in (out, out / "sub"):  # the folder itself, or a folder inside it: refused even with its marker
+        monkeypatch.chdir(cwd)
+        with pytest.raises(InputError) as err:
+            with atomic_output_dir(out, overwrite=True):
+                raise AssertionError("never reached")
+        assert str(err.value) == (
+            f"{out}: is (or holds) the current working folder; never replaced: choose a new or empty --out"
+        )
+        with pytest.raises(InputError, match="current working folder"):
+            check_new_output_dir(".." if cwd != out else ".", overwrite=True)
+    assert _sums(tmp_path) == before
+
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    inode = here.stat().st_ino
+    with atomic_output_dir(".") as tmp:  # an empty working folder is filled in place, not renamed away
+        (tmp / "report.txt").write_text("r")
+    assert here.stat().st_ino == inode and (here / "report.txt").read_text() == "r"
+    assert sorted(p.name for p in here.iterdir()) == [OUTPUT_MARKER, "report.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["here", "out"]  # no temporary left
