@@ -100,7 +100,9 @@ def run_method(method: str, dataset: str, pred_dir: str, split: str = "test", ck
         resample_image(np.zeros((4, 4, 4), np.float32), np.eye(4), (4, 4, 4), np.eye(4))  # ITK's lazy import: untimed
         image_method, label_method = CLASSIC[method]
         start = time.perf_counter()
-        interpolate_dataset(dataset, out, method=image_method, label_method=label_method, split=split, progress=False)
+        interpolate_dataset(
+            dataset, out, method=image_method, label_method=label_method, split=split, progress=False, overwrite=True
+        )
         seconds = time.perf_counter() - start
     else:
         if split != "test":

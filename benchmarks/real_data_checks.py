@@ -242,7 +242,9 @@ def check_real_anatomy(data: Path, out: Path, work: Path, seed: int, figures: bo
         for method in tqdm(CLASSIC, desc=f"classic ({condition})", leave=False):
             folder = work / f"pred_{condition}" / method
             with_labels = method == "nearest"
-            done = interpolate_dataset(dataset, folder, method, "nearest", "test", with_labels, progress=False)
+            done = interpolate_dataset(
+                dataset, folder, method, "nearest", "test", with_labels, progress=False, overwrite=True
+            )  # the benchmark's own work folder, recomputed
             seconds = float(np.mean([d["seconds"] for d in done]))
             if with_labels:  # the up-sampled LR labels are their own method, not the nearest image's
                 oracle = work / f"pred_{condition}" / ORACLE

@@ -123,12 +123,13 @@ def run_cine(
     frames_per_batch: int = 2,
     device: str = "cpu",
     overwrite: bool = False,
-    roi_size: list[int] | None = None,
+    roi_size: int | list[int] | None = None,
     frame_interval_ms: float | None = None,
     ed: int | None = None,
     es: int | None = None,
     progress: bool = True,
     default_frame_interval_ms: float | None = None,
+    series: str | None = None,
 ) -> CineOutputs:
     """Segment and super-resolve every frame of a cine, write the 4D outputs and the cardiac function.
 
@@ -141,7 +142,8 @@ def run_cine(
         frames_per_batch: frames per network call (memory grows with it, not with the number of frames).
         device: ``cpu`` or ``cuda`` (``cuda:N``).
         overwrite: replace existing outputs.
-        roi_size: sliding-window size on the HR grid (default: whole frames that fit the memory budget).
+        roi_size: sliding-window size on the HR grid, one number for a cube (default: whole frames that fit the
+            memory budget).
         frame_interval_ms: time between frames, replacing what the input says (or a folder of frames, which says
             nothing).
         ed: end-diastolic frame (0-based) instead of the largest LV volume.
@@ -149,6 +151,7 @@ def run_cine(
         progress: progress bars.
         default_frame_interval_ms: time between frames only where the input does not say it (a cohort of mixed
             inputs).
+        series: the series to read from a DICOM folder holding several (its SeriesInstanceUID or SeriesNumber).
 
     Returns:
         What was written and measured.
@@ -156,7 +159,7 @@ def run_cine(
     Raises:
         InputError: bad input, output or option (the message names it).
     """
-    from custom_networks.bundle.workflows import load_workflow
+    from custom_networks.bundle.workflows import load_workflow, parse_roi_size
     from custom_networks.core.cine_source import open_cine
     from custom_networks.evaluate.cine_function import analyse_segmentation
     from custom_networks.evaluate.function_report import write_function_outputs
@@ -170,7 +173,9 @@ def run_cine(
         default_frame_interval_ms=default_frame_interval_ms,
     )
     name = _check_name(name) if name else None
-    source = open_cine(Path(str(input)))
+    roi_size = None if roi_size is None else parse_roi_size(roi_size)
+    series = None if series is None else str(series)
+    source = open_cine(Path(str(input)), series)
     name = name or source.name
     for option, value in (("ed", ed), ("es", es)):
         if value is not None and (
@@ -196,9 +201,10 @@ def run_cine(
         "device": torch_device,
         "amp": torch_device.type == "cuda",
         "save_outputs#progress": bool(progress),
+        "series": series,
     }
     if roi_size is not None:
-        overrides["roi_size"] = [int(s) for s in roi_size]
+        overrides["roi_size"] = roi_size
     workflow = load_workflow(["inference.json", "inference_4d.json"], bundle=folder, **overrides)
     try:
         workflow.run()
@@ -237,14 +243,26 @@ def cine(
     frames_per_batch: int = 2,
     device: str = "cpu",
     overwrite: bool = False,
-    roi_size: list[int] | None = None,
+    roi_size: int | list[int] | None = None,
     frame_interval_ms: float | None = None,
     ed: int | None = None,
     es: int | None = None,
+    series: str | None = None,
 ) -> str:
     """Command-line form of :func:`run_cine` (same arguments); prints the files written."""
     outputs = run_cine(
-        input, out, bundle, name, frames_per_batch, device, overwrite, roi_size, frame_interval_ms, ed, es
+        input,
+        out,
+        bundle,
+        name,
+        frames_per_batch,
+        device,
+        overwrite,
+        roi_size,
+        frame_interval_ms,
+        ed,
+        es,
+        series=series,
     )
     return "\n".join(str(p) for p in outputs.files)
 

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from custom_networks.core.dicom import is_dicom_folder
+from custom_networks.core.errors import disk_full_in
 from custom_networks.core.nifti import (
     NIFTI_SUFFIXES,
     InputError,
@@ -115,7 +116,9 @@ def _subject_cine(folder: Path) -> Path:
     )
 
 
-def find_subjects(inputs: str | os.PathLike) -> tuple[list[Subject], dict[str, str]]:
+def find_subjects(
+    inputs: str | os.PathLike, exclude: str | os.PathLike | None = None
+) -> tuple[list[Subject], dict[str, str]]:
     """The subjects of a cohort folder, sorted by name.
 
     A subject is a cine file directly in ``inputs`` (named after the file without extension), or a sub-folder
@@ -125,6 +128,7 @@ def find_subjects(inputs: str | os.PathLike) -> tuple[list[Subject], dict[str, s
 
     Args:
         inputs: cohort folder.
+        exclude: the cohort's output folder: when it lies inside ``inputs``, the entry holding it is not a subject.
 
     Returns:
         ``(subjects, unusable)``: ``unusable`` maps the name of an entry in which no cine was found to the reason.
@@ -137,8 +141,12 @@ def find_subjects(inputs: str | os.PathLike) -> tuple[list[Subject], dict[str, s
         raise InputError(f"{inputs}: cohort folder not found (a folder of subjects is expected)")
     subjects: dict[str, Subject] = {}
     unusable: dict[str, str] = {}
+    output = None if exclude is None else Path(str(exclude)).resolve()
     for entry in sorted(inputs.iterdir()):
         if entry.name.startswith("."):
+            continue
+        if output is not None and (output == entry.resolve() or entry.resolve() in output.parents):
+            logger.info("%s: the output folder, not a subject", entry)
             continue
         if entry.is_file():
             if not entry.name.endswith(NIFTI_SUFFIXES):
@@ -286,7 +294,7 @@ def run_cohort(
         )
         if torch_device.type == "cuda":
             torch.cuda.set_device(torch_device)
-        subjects, unusable = find_subjects(inputs)
+        subjects, unusable = find_subjects(inputs, exclude=out)
         out_dir = check_output_folder(Path(str(out)))
         subjects_dir, failed_dir = out_dir / "subjects", out_dir / "failed"
         lock = _lock(out_dir) if rank == 0 else None  # rank 0 holds it for the whole run
@@ -344,7 +352,9 @@ def run_cohort(
                         "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                     }
                     write_text_atomic(tmp / "done.json", json.dumps(record, indent=1))
-            except Exception as err:  # one bad subject never stops the cohort (Ctrl-C / SIGTERM do)
+            except Exception as err:  # one bad subject never stops the cohort (Ctrl-C / SIGTERM / a full disk do)
+                if disk_full_in(err):  # the work folder is temporary (removed): name the subject's folder
+                    raise InputError(f"{target}: no space left on the device") from err
                 found = find_input_error(err)
                 reason = str(found) if found is not None else format_exception_line(err)
                 entry = {"subject": subject.name, "input": str(subject.cine), "reason": reason}

@@ -48,9 +48,10 @@ def predict(
     frame: int | str | None = None,
     device: str = "cpu",
     overwrite: bool = False,
-    roi_size: list[int] | None = None,
+    roi_size: int | list[int] | None = None,
     method: str | None = None,
     chain_gemini: bool = False,
+    series: str | None = None,
 ) -> list[str]:
     """Run a bundle's inference on INPUT and write the outputs to OUT.
 
@@ -65,9 +66,11 @@ def predict(
             ``<name>_ED_sr`` (``ES``), exactly those of ``--frame <that frame>``. Gemini-GAN bundle, one cine.
         device: ``cpu`` or ``cuda`` (``cuda:N``).
         overwrite: replace existing outputs.
-        roi_size: sliding-window size on the HR grid (default: the whole volume when it fits the memory budget).
+        roi_size: sliding-window size on the HR grid, one number for a cube (default: the whole volume when it fits
+            the memory budget).
         method: V-AMA bundle only: translation method (one of the shipped ones).
         chain_gemini: V-AMA bundle only: segment the adapted volumes with Gemini-GAN.
+        series: the series to read from a DICOM folder holding several (its SeriesInstanceUID or SeriesNumber).
 
     Returns:
         The files written.
@@ -75,31 +78,35 @@ def predict(
     Raises:
         InputError: bad input, output or option (the message names it).
     """
-    from custom_networks.bundle.workflows import bundle_folder, load_workflow, parse_device
+    from custom_networks.bundle.workflows import bundle_folder, load_workflow, parse_device, parse_roi_size
 
     folder = bundle_folder(bundle)
     source = Path(str(input))
     if not source.exists():
         raise InputError(f"{source}: input file or folder not found")
+    out = _output_folder(out)
+    roi_size = None if roi_size is None else parse_roi_size(roi_size)
+    series = None if series is None else str(series)
     if isinstance(frame, str) and frame.lower() in ("ed", "es"):
         if method is not None or chain_gemini or folder.name == "vama_bundle":
             raise InputError("--frame ed / es: Gemini-GAN bundle only")
-        return _predict_phase(source, Path(str(out)), folder, frame.upper(), device, overwrite, roi_size)
+        return _predict_phase(source, out, folder, frame.upper(), device, overwrite, roi_size, series)
     if frame is not None and (isinstance(frame, bool) or not isinstance(frame, int) or frame < 0):
         raise InputError(f"--frame must be a frame index >= 0, ed or es, got {frame!r}")
     torch_device = parse_device(device)
-    out_dir = check_output_folder(Path(str(out)))
+    out_dir = check_output_folder(out)
     overrides: dict = {
         "bundle_root": folder,
         "input_path": source,  # Path objects are never parsed as expressions or references
         "output_dir": out_dir,
         "frame": frame,
+        "series": series,
         "overwrite": bool(overwrite),
         "device": torch_device,
         "amp": torch_device.type == "cuda",
     }
     if roi_size is not None:
-        overrides["roi_size"] = [int(s) for s in roi_size]
+        overrides["roi_size"] = roi_size
     configs = ["inference.json"]
     if folder.name == "vama_bundle" or (folder / "configs" / "comparators").is_dir():
         method = method or "vama"
@@ -122,8 +129,23 @@ def predict(
     return written
 
 
+def _output_folder(out: str | Path) -> Path:
+    """``-o``: a folder; a new path named like a NIfTI file is refused (it would become a folder of that name)."""
+    path = Path(str(out))
+    if not path.exists() and path.name.endswith((".nii", ".nii.gz")):
+        raise InputError(f"{path}: -o takes an output folder, not a file name (the outputs are <name>_seg.nii.gz ...)")
+    return path
+
+
 def _predict_phase(
-    source: Path, out: Path, bundle: Path, phase: str, device: str, overwrite: bool, roi_size: list[int] | None
+    source: Path,
+    out: Path,
+    bundle: Path,
+    phase: str,
+    device: str,
+    overwrite: bool,
+    roi_size: list[int] | None,
+    series: str | None,
 ) -> list[str]:
     """``--frame ed|es``: the 4D run in a hidden folder of ``out``, then the chosen frame's outputs as 3D files."""
     import shutil
@@ -133,9 +155,16 @@ def _predict_phase(
     import numpy as np
 
     from custom_networks.cine import run_cine
+    from custom_networks.core.cine_source import open_cine
     from custom_networks.core.nifti import save_nifti
     from custom_networks.transforms.save import output_stem
 
+    frames = open_cine(source, series).num_frames
+    if frames < 2:
+        raise InputError(
+            f"{source}: one frame only: --frame {phase.lower()} finds the {phase} frame of a cine, and a single "
+            "frame has no cardiac cycle (omit --frame)"
+        )
     out = check_output_folder(out)
     name = f"{output_stem(source)}_{phase}"
     targets = {key: out / f"{name}_{key}.nii.gz" for key in ("seg", "sr")}
@@ -144,7 +173,9 @@ def _predict_phase(
             raise InputError(f"{target}: exists (pass --overwrite True to replace it)")
     work = Path(tempfile.mkdtemp(prefix=".cine-", dir=out))
     try:
-        outputs = run_cine(str(source), str(work), bundle=str(bundle), name="cine", device=device, roi_size=roi_size)
+        outputs = run_cine(
+            str(source), str(work), bundle=str(bundle), name="cine", device=device, roi_size=roi_size, series=series
+        )
         frame = outputs.function.ed_frame if phase == "ED" else outputs.function.es_frame
         if frame is None:
             raise InputError(f"{source}: {phase} not found ({outputs.function.ed_es_reason})")

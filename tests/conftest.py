@@ -200,3 +200,28 @@ def tiny_cines(tmp_path_factory):
         )
         made.append((cine, truth))
     return made
+
+
+#: A ``sitecustomize`` module that makes every gzip write of the process fail as on a full disk (a subprocess gets it
+#: through ``PYTHONPATH``; the outputs of the project are ``.nii.gz``).
+FULL_DISK_SITECUSTOMIZE = """
+import errno, gzip
+
+def _full(self, data):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+gzip.GzipFile.write = _full
+"""
+
+
+@pytest.fixture
+def full_disk(monkeypatch):
+    """A function that, once called, makes every gzip write fail with ``ENOSPC`` ("No space left on device"), as on
+    a full disk (until the test ends): call it after the test's inputs are written."""
+    import errno
+    import gzip
+
+    def full(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    return lambda: monkeypatch.setattr(gzip.GzipFile, "write", full)

@@ -8,22 +8,19 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 from pathlib import Path
 
-import fire
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from custom_networks.bundle.workflows import load_workflow  # noqa: E402
-from custom_networks.core.geometry import spacing_from_affine  # noqa: E402
-from custom_networks.core.labels import LABEL_COLORS  # noqa: E402
-from custom_networks.core.nifti import load_nifti, save_figure  # noqa: E402
-from custom_networks.core.overlap import dice  # noqa: E402
-from custom_networks.data import resample_to_grid, synthesize_dataset  # noqa: E402
+from custom_networks.bundle.workflows import load_workflow
+from custom_networks.core.geometry import spacing_from_affine
+from custom_networks.core.labels import LABEL_COLORS
+from custom_networks.core.nifti import load_nifti, save_figure
+from custom_networks.core.overlap import dice
+from custom_networks.data import resample_to_grid, synthesize_dataset
+from custom_networks.utils.cli import run_cli
 
 __all__ = ["run_demo", "score_case"]
 
@@ -70,6 +67,11 @@ def _overlay(stack: Path, seg: Path, sr: Path, case_dir: Path, out: Path) -> Non
         ("output image (<name>_sr) + predicted labels", srv, pred),
         ("HR reference + reference labels", hr_on, ref_on),
     ]
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.pyplot as plt
+
     fig, axes = plt.subplots(2, 3, figsize=(11, 7.5))
     for col, (title, vol, lab) in enumerate(views):
         for row, (cut, spacing) in enumerate(
@@ -138,4 +140,4 @@ def main(out: str = "demo_output", seed: int = 2026, ckpt: str | None = None) ->
 
 
 if __name__ == "__main__":
-    fire.Fire(main)
+    sys.exit(run_cli(main, name="python -m custom_networks.bundle.demo", path_options=("--out", "--ckpt")))

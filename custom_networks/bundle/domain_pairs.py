@@ -500,8 +500,8 @@ def target_inference_inputs(
         input_path: a NIfTI file, a folder of NIfTI files, or None for the generated target test split.
         dataset_dir: paired dataset folder used when ``input_path`` is None (generated first when it holds no
             ``pairs.json``).
-        kwargs: arguments of :func:`ensure_paired_dataset`; ``frame``, ``output_dir``, ``postfixes`` and
-            ``overwrite`` are the input / output checks of :func:`custom_networks.bundle.inference_inputs`.
+        kwargs: arguments of :func:`ensure_paired_dataset`; ``frame``, ``output_dir``, ``postfixes``, ``overwrite``
+            and ``series`` are the input / output checks of :func:`custom_networks.bundle.inference_inputs`.
 
     Returns:
         ``[{"image": path[, "case": name]}, ...]`` (native target stacks, ``lr_image``).
@@ -511,7 +511,7 @@ def target_inference_inputs(
     """
     from custom_networks.bundle.inputs import inference_inputs
 
-    check = {k: kwargs.pop(k) for k in ("frame", "output_dir", "postfixes", "overwrite") if k in kwargs}
+    check = {k: kwargs.pop(k) for k in ("frame", "output_dir", "postfixes", "overwrite", "series") if k in kwargs}
     if input_path is not None:
         return inference_inputs(input_path, dataset_dir, **check)
     items = load_pairs(dataset_dir, "test", include_rejected=True, **kwargs)

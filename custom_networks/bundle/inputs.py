@@ -52,6 +52,24 @@ def _user_inputs(path: Path) -> list[Path]:
     raise InputError(f"{path}: input file or folder not found")
 
 
+def _own_outputs(paths: list[Path], postfixes: Sequence[str], frame: int | None) -> dict[Path, Path]:
+    """The files among ``paths`` named as this command's outputs of another of them (``<name>_seg.nii.gz`` beside
+    ``<name>.nii.gz``: a folder that is both input and output folder), each with the input it belongs to."""
+    names: dict[str, Path] = {}
+    for path in paths:
+        names[output_stem(path)] = path
+        if frame is not None:
+            names[output_stem(path, frame)] = path
+    own = {}
+    for path in paths:
+        stem = output_stem(path)
+        for postfix in postfixes:
+            source = names.get(stem[: -len(postfix) - 1]) if stem.endswith(f"_{postfix}") else None
+            if source is not None and source != path:
+                own[path] = source
+    return own
+
+
 def inference_inputs(
     input_path: str | os.PathLike | None,
     dataset_dir: str | os.PathLike,
@@ -60,6 +78,7 @@ def inference_inputs(
     output_dir: str | os.PathLike | None = None,
     postfixes: Sequence[str] = ("seg", "sr"),
     overwrite: bool = True,
+    series: str | int | None = None,
     **synth_kwargs: Any,
 ) -> CaseList:
     """Datalist ``[{"image": path, "case": output name}, ...]`` for inference, checked before any computation.
@@ -80,8 +99,11 @@ def inference_inputs(
         key: datalist key of the generated dataset to use as input (``lr_image``: native stacks).
         frame: frame of a 4D cine (part of the output names).
         output_dir: the output folder (None: not checked).
-        postfixes: output file postfixes per case (``<name>_<postfix>.nii.gz``), for the existing-output check.
+        postfixes: output file postfixes per case (``<name>_<postfix>.nii.gz``), for the existing-output check; a
+            file of a folder named as the output of another input of that folder (``a_seg.nii.gz`` beside
+            ``a.nii.gz``) is not an input (said in the log), so a folder can be its own output folder and re-run.
         overwrite: allow replacing existing outputs.
+        series: the series to read from DICOM folders holding several (SeriesInstanceUID or SeriesNumber).
         synth_kwargs: arguments of :func:`custom_networks.data.ensure_dataset`.
 
     Raises:
@@ -89,6 +111,11 @@ def inference_inputs(
             outputs exist (without ``overwrite``), or the output folder cannot be written.
     """
     paths = None if input_path is None else _user_inputs(Path(str(input_path)))  # str(): '2024' may be an int
+    if paths is not None and len(paths) > 1:
+        own = _own_outputs(paths, postfixes, frame)
+        for path, source in own.items():
+            logger.info("not an input: %s (the output of %s)", path, source.name)
+        paths = [p for p in paths if p not in own]
     if output_dir is not None:  # after the inputs are found (a missing input creates no output folder)
         output_dir = check_output_folder(Path(str(output_dir)))
     if input_path is None:
@@ -99,7 +126,7 @@ def inference_inputs(
     else:
         from custom_networks.transforms.stack_io import LoadStackd
 
-        loader = LoadStackd("image", frame=frame)
+        loader = LoadStackd("image", frame=frame, series=series)
         items, failed = [], []
         for path in paths:
             try:
@@ -135,6 +162,7 @@ def cine_inputs(
     overwrite: bool = False,
     name: str | None = None,
     frame_interval_ms: float | None = None,
+    series: str | int | None = None,
 ) -> CaseList:
     """Datalist of a 4D cine run: one item per frame, in frame order, checked before any computation.
 
@@ -152,6 +180,7 @@ def cine_inputs(
         overwrite: allow replacing existing outputs.
         name: output name (default: the cine's, e.g. ``sa`` for ``sa.nii.gz``).
         frame_interval_ms: time between frames when the input does not say it (a folder of frames), or to correct it.
+        series: the series of a DICOM folder holding several (SeriesInstanceUID or SeriesNumber).
 
     Raises:
         InputError: see :func:`~custom_networks.core.cine_source.open_cine`; the first frame is unusable; outputs
@@ -162,7 +191,7 @@ def cine_inputs(
 
     if input_path is None:
         raise InputError("input_path: a cine is needed (a 4D NIfTI, a folder of frames or a DICOM cine folder)")
-    source = open_cine(input_path)
+    source = open_cine(input_path, series)
     name = str(name) if name else source.name
     if output_dir is not None:
         output_dir = check_output_folder(Path(str(output_dir)))
@@ -171,7 +200,7 @@ def cine_inputs(
                 target = Path(output_dir) / f"{name}_{postfix}.nii.gz"
                 if target.exists():
                     raise InputError(f"{target}: exists (pass --overwrite True to replace it)")
-    LoadStackd("image")(source.frame_item(0))
+    LoadStackd("image", series=series)(source.frame_item(0))
     if frame_interval_ms is not None:
         if not float(frame_interval_ms) > 0:
             raise InputError(f"frame_interval_ms must be a positive number of ms, got {frame_interval_ms!r}")

@@ -7,10 +7,12 @@ Usage: ``python -m custom_networks.bundle.report gemini_gan_bundle/eval [--out t
 from __future__ import annotations
 
 import csv
+import sys
 from pathlib import Path
 
-import fire
 import numpy as np
+
+from custom_networks.utils.cli import run_cli
 
 __all__ = ["metric_table", "read_raw"]
 
@@ -69,13 +71,23 @@ def metric_table(eval_dir: str | Path) -> str:
     return "\n".join(lines) + f"\n\nmean +- sd over {n_cases} test cases (ED and ES of each test subject)."
 
 
-def main(eval_dir: str, out: str | None = None) -> None:
-    """Print (and optionally write) the table."""
+def main(eval_dir: str, out: str | None = None, overwrite: bool = False) -> None:
+    """Print (and optionally write) the table.
+
+    Args:
+        eval_dir: the evaluation folder.
+        out: a Markdown file to write the table to.
+        overwrite: replace an existing ``out``.
+    """
+    from custom_networks.core.nifti import InputError, write_text_atomic
+
+    if out and Path(out).exists() and not overwrite:
+        raise InputError(f"{out}: exists (pass --overwrite True to replace it)")
     table = metric_table(eval_dir)
     print(table)
     if out:
-        Path(out).write_text(table + "\n")
+        write_text_atomic(out, table + "\n")
 
 
 if __name__ == "__main__":
-    fire.Fire(main)
+    sys.exit(run_cli(main, name="python -m custom_networks.bundle.report", path_options=("--out",)))

@@ -12,7 +12,7 @@ from monai.bundle import ConfigWorkflow
 
 from custom_networks.core.nifti import InputError
 
-__all__ = ["BUNDLES", "GEMINI_BUNDLE", "bundle_folder", "load_workflow", "parse_device"]
+__all__ = ["BUNDLES", "GEMINI_BUNDLE", "bundle_folder", "load_workflow", "parse_device", "parse_roi_size"]
 
 #: The bundles of this repository, by name.
 BUNDLES = {name: Path(__file__).resolve().parents[2] / name for name in ("gemini_gan_bundle", "vama_bundle")}
@@ -48,6 +48,24 @@ def parse_device(device: str) -> torch.device:
     if torch_device.type == "cuda" and index is not None and index >= torch.cuda.device_count():
         raise InputError(f"--device {device}: this machine has {torch.cuda.device_count()} GPU(s) (cuda:0 ...)")
     return torch_device
+
+
+def parse_roi_size(roi_size: Any) -> list[int]:
+    """The sliding-window size of ``--roi_size``: three voxel counts on the HR grid, or one for a cube (a size of 0
+    or less takes the whole axis, as in MONAI).
+
+    Raises:
+        InputError: not one or three whole numbers.
+    """
+    sizes = [roi_size] if isinstance(roi_size, int) else roi_size
+    if (
+        isinstance(roi_size, (str, bool))
+        or not isinstance(sizes, (list, tuple))
+        or len(sizes) not in (1, 3)
+        or not all(isinstance(s, int) and not isinstance(s, bool) for s in sizes)
+    ):
+        raise InputError(f"--roi_size {roi_size!r}: one or three whole numbers of voxels, e.g. 96 or [128,128,64]")
+    return [int(s) for s in sizes] * (3 if len(sizes) == 1 else 1)
 
 
 def load_workflow(

@@ -113,6 +113,13 @@ def _frame_number(path: Path) -> int | None:
 
 
 def _open_frames(folder: Path, files: list[Path]) -> CineSource:
+    cines = [f.name for f in files if len(_header(f).shape) == 4]
+    if cines:  # before reading digits in names as frame numbers: c4_cine, c8_cine are two subjects, not frames
+        listed = ", ".join(cines[:3]) + (", ..." if len(cines) > 3 else "")
+        raise InputError(
+            f"{folder}: a folder of {len(cines)} 4D file(s) ({listed}), not of per-frame 3D files: give one cine "
+            "file (python -m custom_networks.cohort runs a folder of cines)"
+        )
     numbers = [_frame_number(f) for f in files]
     unnumbered = [f.name for f, n in zip(files, numbers, strict=True) if n is None]
     if unnumbered:
@@ -157,13 +164,14 @@ def _open_frames(folder: Path, files: list[Path]) -> CineSource:
     )
 
 
-def open_cine(path: str | os.PathLike) -> CineSource:
+def open_cine(path: str | os.PathLike, series: str | int | None = None) -> CineSource:
     """Open a cine given by the user.
 
     Args:
         path: a 4D NIfTI (a 3D file is a cine of one frame, said in the log), a DICOM cine folder (one series), or a
             folder of per-frame 3D NIfTI files whose names carry the frame number (``frame_00.nii.gz``, ...;
             consecutive numbers, one shape and geometry).
+        series: the series of a DICOM folder holding several (SeriesInstanceUID or SeriesNumber).
 
     Raises:
         InputError: missing path; unreadable file; T = 0; not 3D / 4D; a folder with no frames, unnumbered or
@@ -176,17 +184,17 @@ def open_cine(path: str | os.PathLike) -> CineSource:
     if path.is_file():
         source = _open_nifti(path)
     elif is_dicom_folder(path):
-        series = read_dicom_series_cached(path)
+        dicom = read_dicom_series_cached(path, series)
         source = CineSource(
             path=path,
             name=path.name,
             kind="dicom",
-            num_frames=series.num_frames,
-            shape=tuple(int(s) for s in series.array.shape[:3]),
-            affine=series.affine,
-            frame_interval_ms=series.frame_interval_ms,
-            frame_files=[path] * series.num_frames,
-            notes=list(series.notes),
+            num_frames=dicom.num_frames,
+            shape=tuple(int(s) for s in dicom.array.shape[:3]),
+            affine=dicom.affine,
+            frame_interval_ms=dicom.frame_interval_ms,
+            frame_files=[path] * dicom.num_frames,
+            notes=list(dicom.notes),
         )
     else:
         files = [p for p in sorted(path.iterdir()) if p.is_file() and not p.name.startswith(".")]

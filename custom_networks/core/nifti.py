@@ -17,6 +17,8 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
+from custom_networks.core.errors import InputError, disk_full_error, is_disk_full
+
 __all__ = [
     "NIFTI_SUFFIXES",
     "InputError",
@@ -66,9 +68,11 @@ def _atomic_file(path: str | os.PathLike, suffix: str = "") -> Iterator[str]:
         yield tmp
         publish_mode(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if is_disk_full(err):
+            raise disk_full_error(err, path) from err
         raise
 
 
@@ -82,10 +86,6 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> Path:
     finally:
         plt.close(fig)
     return Path(path)
-
-
-class InputError(ValueError):
-    """A user-supplied file or argument is unusable; the message names it and says why."""
 
 
 def nifti_stem(path: str | os.PathLike) -> str:
@@ -174,7 +174,8 @@ def load_nifti(
     if data.ndim not in ndim:
         raise InputError(f"{path}: expected a {' or '.join(f'{n}D' for n in ndim)} image, got shape {data.shape}")
     if not allow_nan and not np.all(np.isfinite(data)):
-        raise InputError(f"{path}: contains {int((~np.isfinite(data)).sum())} NaN/inf voxels")
+        where = f"frame {int(frame)} " if frame is not None and len(img.shape) == 4 else ""
+        raise InputError(f"{path}: {where}contains {int((~np.isfinite(data)).sum())} NaN/inf voxels")
     affine = np.asarray(img.affine, dtype=float)
     check_voxel_size(path, affine)
     check_orthogonal(path, affine)
@@ -286,9 +287,11 @@ def save_nifti(
         nib.save(img, tmp)
         publish_mode(tmp)
         _put_in_place(tmp, path, overwrite)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if is_disk_full(err):
+            raise disk_full_error(err, path) from err
         raise
     return path
 
@@ -578,10 +581,16 @@ class NiftiFrameWriter:
         raw = os.fdopen(fd, "wb")
         self._file = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1) if suffix == ".nii.gz" else raw
         self._raw = raw
-        self._file.write(header.binaryblock + b"\x00" * 4)  # 348-byte header, empty extension flag, data at 352
         # the temporary file goes with the writer: at abort, at garbage collection, or at process exit
         self._finalizer = weakref.finalize(self, _remove_partial, self._file, raw, self._tmp)
         _OPEN_WRITERS.add(self)
+        try:
+            self._file.write(header.binaryblock + b"\x00" * 4)  # 348-byte header, empty extension flag, data at 352
+        except OSError as err:
+            self.abort()
+            if is_disk_full(err):
+                raise disk_full_error(err, self.path) from err
+            raise
 
     def write(self, frame: np.ndarray) -> None:
         """Append the next frame ``(X, Y, Z)`` (label maps are rounded; images cast to the storage type)."""
@@ -592,7 +601,13 @@ class NiftiFrameWriter:
             raise ValueError(f"{self.path}: all {self.num_frames} frames are already written")
         if self.dtype == np.uint8:
             frame = np.rint(frame)
-        self._file.write(frame.astype(self.dtype).tobytes(order="F"))
+        try:
+            self._file.write(frame.astype(self.dtype).tobytes(order="F"))
+        except OSError as err:
+            if is_disk_full(err):
+                self.abort()
+                raise disk_full_error(err, self.path) from err
+            raise
         self.frames_written += 1
 
     def close(self) -> Path:
@@ -610,8 +625,10 @@ class NiftiFrameWriter:
             self._raw.close()
             publish_mode(self._tmp)
             _put_in_place(self._tmp, self.path, self.overwrite)
-        except BaseException:
+        except BaseException as err:
             self.abort()
+            if is_disk_full(err):
+                raise disk_full_error(err, self.path) from err
             raise
         self._finalizer.detach()
         _OPEN_WRITERS.discard(self)

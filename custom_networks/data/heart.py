@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 from scipy.optimize import brentq
 
+from custom_networks.core.errors import InputError
 from custom_networks.data.tissues import Tissue
 
 __all__ = [
@@ -294,6 +295,10 @@ def _solve_es(ed: HeartShape, ef: float, long_shortening: float, rv_ef: float) -
     return replace(es, rv_a=ed.rv_a * scale, rv_b=ed.rv_b * (0.5 + 0.5 * scale))
 
 
+#: Shortest through-plane extent (mm) of an HR grid that holds the heart model with its atria.
+MIN_THROUGH_PLANE_MM = 80.0
+
+
 def sample_heart_params(
     rng: np.random.Generator, grid_extent_mm: tuple[float, float, float], phenotype: str = "normal"
 ) -> HeartParams:
@@ -307,6 +312,12 @@ def sample_heart_params(
     if phenotype not in PHENOTYPES:
         raise ValueError(f"unknown heart phenotype {phenotype!r}; choose from {sorted(PHENOTYPES)}")
     kind = PHENOTYPES[phenotype]
+    too_short = InputError(
+        f"HR grid {grid_extent_mm[2]:.0f} mm through-plane: too short for an adult heart and its atria (at least "
+        f"{MIN_THROUGH_PLANE_MM:.0f} mm, e.g. hr_shape [128, 128, 64] at 2 mm)"
+    )
+    if grid_extent_mm[2] < MIN_THROUGH_PLANE_MM:
+        raise too_short
     edv = rng.uniform(*kind.edv_ml)
     ef = rng.uniform(*kind.ef)
     power = rng.uniform(2.0, 3.0)
@@ -342,7 +353,10 @@ def sample_heart_params(
         return rv_volume_ml(replace(ed, rv_a=ed.rv_a * g)) - rv_edv
 
     lo, hi = (0.5, 3.0) if rv_error(0.5) < 0 < rv_error(3.0) else (0.2, 6.0)
-    ed = replace(ed, rv_a=ed.rv_a * brentq(rv_error, lo, hi, xtol=1e-3))
+    try:
+        ed = replace(ed, rv_a=ed.rv_a * brentq(rv_error, lo, hi, xtol=1e-3))
+    except ValueError as err:  # no RV of that volume fits the shrunken heart
+        raise too_short from err
     long_shortening = rng.uniform(0.08, 0.15)
     rv_ef = rng.uniform(*kind.rv_ef)
     if kind.infarct_wall is not None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import fire
+import sys
 
 from custom_networks.evaluate.command import main
+from custom_networks.utils.cli import run_cli
 
 if __name__ == "__main__":
-    fire.Fire(main)
+    sys.exit(run_cli(main, name="python -m custom_networks.evaluate", path_options=("--pred", "--ref", "--out")))

@@ -52,6 +52,7 @@ class LoadStackd(MapTransform):
         frame_key: item key that, when present and not None, gives the frame of that item instead of ``frame``
             (the per-frame items of a 4D cine run). A 4D NIfTI is then read one frame at a time; the DICOM series
             last read is kept in memory, so the frames of a DICOM cine are read from disk once.
+        series: the series to read from a DICOM folder holding several (SeriesInstanceUID or SeriesNumber).
         allow_missing_keys: do not fail when a key is absent.
     """
 
@@ -60,15 +61,17 @@ class LoadStackd(MapTransform):
         keys: Sequence[Hashable] | Hashable,
         frame: int | None = None,
         frame_key: str = "frame",
+        series: str | int | None = None,
         allow_missing_keys: bool = False,
     ):
         super().__init__(keys, allow_missing_keys)
         self.frame = frame
         self.frame_key = frame_key
+        self.series = None if series is None else str(series)
 
     def _load(self, path: str, frame: int | None) -> MetaTensor:
         if Path(path).is_dir():
-            series = read_dicom_series_cached(path)
+            series = read_dicom_series_cached(path, self.series)
             data, affine = series.array, series.affine  # shared with the cache: copied below, never changed
             check_voxel_size(path, affine)
             if data.shape[3] == 1:

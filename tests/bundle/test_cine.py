@@ -12,7 +12,7 @@ import sys
 import nibabel as nib
 import numpy as np
 import pytest
-from conftest import REPO, write_dicom_cine
+from conftest import REPO, write_dicom_cine, write_dicom_slice
 
 from custom_networks.cine import main as cine_main
 from custom_networks.cine import run_cine
@@ -71,8 +71,14 @@ def test_dicom_cine_gives_the_same_outputs_as_its_nifti(tiny_cines, tmp_path):
     affine[:3, 3] = [60.0, 70.0, -40.0]
     nib.save(nib.Nifti1Image(data.astype(np.int16), affine), tmp_path / "cine.nii.gz")
     write_dicom_cine(tmp_path / "dicom", data, affine, frame_ms=40.0)
+    tags = {"0020|000e": "1.2.3.4.5", "0020|0011": "2", "0018|1060": "0", "0020|0013": "99"}  # C16: a second series
+    write_dicom_slice(tmp_path / "dicom" / "localiser", data[:, :, 0, 0].T, (0, 0, 0), np.eye(3), (1, 1, 8), tags)
+    with pytest.raises(InputError, match="2 series in one folder .*; choose one with --series"):
+        run_cine(str(tmp_path / "dicom"), str(tmp_path / "b"), name="x", progress=False)
     a = run_cine(str(tmp_path / "cine.nii.gz"), str(tmp_path / "a"), name="x", frame_interval_ms=40.0, progress=False)
-    b = run_cine(str(tmp_path / "dicom"), str(tmp_path / "b"), name="x", progress=False)
+    b = run_cine(
+        str(tmp_path / "dicom"), str(tmp_path / "b"), name="x", progress=False, series="1.2.826.0.1.3680043.2.1125.7"
+    )
     seg_a, seg_b = nib.load(tmp_path / "a" / "x_seg.nii.gz"), nib.load(tmp_path / "b" / "x_seg.nii.gz")
     np.testing.assert_allclose(seg_a.affine, seg_b.affine, atol=1e-3)
     np.testing.assert_array_equal(np.asarray(seg_a.dataobj), np.asarray(seg_b.dataobj))
@@ -104,6 +110,37 @@ def test_a_bad_frame_mid_run_leaves_no_partial_output(tiny_cines, tmp_path):
     with pytest.raises(InputError, match="frame_02.nii.gz: contains 1 NaN"):
         run_cine(str(folder), str(tmp_path / "out"), progress=False)
     assert list((tmp_path / "out").iterdir()) == []  # no 4D file, no temporary file
+
+
+def test_nan_in_one_frame_of_a_4d_file_names_the_frame(tiny_cines, tmp_path, capsys):
+    """C4: one line naming the file and the frame; nothing written."""
+    img = nib.load(tiny_cines[2][0])
+    data = np.asarray(img.dataobj, dtype=np.float32).copy()
+    data[0, 0, 0, 2] = np.nan
+    nib.save(nib.Nifti1Image(data, img.affine), tmp_path / "nan_frame.nii.gz")
+    assert cine_main(["--input", str(tmp_path / "nan_frame.nii.gz"), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert [line for line in err.splitlines() if line.startswith("error: ")] == [
+        f"error: {tmp_path / 'nan_frame.nii.gz'}: frame 2 contains 1 NaN/inf voxels"
+    ]
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_unknown_option_and_full_disk_give_one_line(tiny_cines, tmp_path, capsys, full_disk):
+    """C10: ``--frame`` (a cine run takes every frame) is refused before any computation; C17: a full disk is one
+    line naming the output, with nothing half-written."""
+    cine = str(tiny_cines[0][0])
+    assert cine_main(["--input", cine, "--out", str(tmp_path / "o"), "--frame", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().startswith("error: --frame: not an option of python -m custom_networks.cine (options: --input,")
+    assert not (tmp_path / "o").exists()
+    full_disk()
+    assert cine_main(["--input", cine, "--out", str(tmp_path / "o"), "--name", "s"]) == 2
+    err = capsys.readouterr().err
+    assert [line for line in err.splitlines() if line.startswith("error: ")] == [
+        f"error: {tmp_path / 'o' / 's_seg.nii.gz'}: no space left on the device"
+    ]
+    assert "Traceback" not in err and list((tmp_path / "o").iterdir()) == []
 
 
 def test_existing_outputs_and_bad_options_are_refused_before_any_computation(cine_run, tmp_path, capsys):

@@ -116,6 +116,30 @@ def test_subject_finished_with_other_weights_is_redone(uninterrupted, cohort_inp
     assert (out / "cohort.csv").read_text() == (uninterrupted[0] / "cohort.csv").read_text()
 
 
+def test_output_folder_inside_the_inputs_and_full_disk(tiny_cines, tmp_path, capsys, full_disk):
+    """H11: ``--out`` inside ``--inputs`` is not a subject (every re-run used to fail on it); H12: a full disk stops
+    the cohort with one line naming the subject's folder (not one traceback per subject), nothing half-written."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    shutil.copy(tiny_cines[0][0], inputs / "a.nii.gz")
+    out = inputs / "out"
+    args = ["--inputs", str(inputs), "--out", str(out)]
+    assert main(args) == 0
+    assert main(args) == 0  # skipped, and out/ is not an unusable entry
+    assert json.loads((out / "manifest.json").read_text())["unusable_entries"] == {}
+    assert [s.name for s in find_subjects(inputs, exclude=out / "x")[0]] == ["a"]  # a folder holding it, too
+    capsys.readouterr()
+    shutil.copy(tiny_cines[1][0], inputs / "b.nii.gz")
+    full_disk()
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert [line for line in err.splitlines() if line.startswith("error: ")] == [
+        f"error: {out / 'subjects' / 'b'}: no space left on the device"
+    ]
+    assert "Traceback" not in err
+    assert sorted(p.name for p in (out / "subjects").iterdir()) == ["a"] and list((out / "failed").iterdir()) == []
+
+
 def test_one_run_at_a_time_and_nothing_usable(cohort_inputs, tmp_path):
     import fcntl
 

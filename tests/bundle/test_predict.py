@@ -208,3 +208,92 @@ def test_monai_bundle_run_ends_bad_input_with_one_line(good, tmp_path, case):
     if case == "no_bundle_root":
         assert "--bundle_root" in last
     assert not pwned.exists()
+
+
+def _checksums(folder) -> dict[str, str]:
+    import hashlib
+
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*")
+            if p.is_file()}  # fmt: skip
+
+
+def test_phase_of_a_single_stack_is_refused(good, tmp_path, capsys):
+    """P3: ``--frame ed`` on a 3D stack would name any phase ``_ED``; P5: a folder of cines is not one cine's frames."""
+    out = tmp_path / "out"
+    rc, _, err = _run(capsys, good[0], "-o", out, "--frame", "ed")
+    assert rc == 2 and _error_lines(err) == [
+        f"error: {good[0]}: one frame only: --frame ed finds the ED frame of a cine, and a single frame has no "
+        "cardiac cycle (omit --frame)"
+    ]
+    data = np.asarray(nib.load(good[0]).dataobj, np.float32)
+    for name in ("c4_cine", "c8_cine"):
+        _variant(good[0], tmp_path / "cines" / f"{name}.nii.gz", np.stack([data, data[::-1]], axis=-1))
+    before = _checksums(tmp_path / "cines")
+    rc, _, err = _run(capsys, tmp_path / "cines", "-o", out, "--frame", "ed")
+    assert rc == 2 and "a folder of 2 4D file(s) (c4_cine.nii.gz, c8_cine.nii.gz)" in _error_lines(err)[0]
+    assert _written(out) == [] and _checksums(tmp_path / "cines") == before
+
+
+def test_misspelt_option_and_file_named_output_are_refused_before_any_computation(good, tmp_path, capsys):
+    """P6 (``--overwrit``), P12 (``-o new.nii.gz`` would become a folder), P15 (``--roi_size 96`` is a cube)."""
+    out = tmp_path / "out"
+    rc, _, err = _run(capsys, good[0], "-o", out, "--overwrit", "True")
+    assert rc == 2 and _error_lines(err) == [
+        "error: --overwrit: not an option of python -m custom_networks.predict (did you mean --overwrite?)"
+    ]
+    assert not out.exists()
+    rc, _, err = _run(capsys, good[0], "-o", tmp_path / "new.nii.gz")
+    assert rc == 2 and _error_lines(err) == [
+        f"error: {tmp_path / 'new.nii.gz'}: -o takes an output folder, not a file name (the outputs are "
+        "<name>_seg.nii.gz ...)"
+    ]
+    assert not (tmp_path / "new.nii.gz").exists()
+    rc, _, err = _run(capsys, good[0], "-o", out, "--roi_size", "abc")
+    assert rc == 2 and "--roi_size 'abc': one or three whole numbers of voxels" in _error_lines(err)[0]
+    assert not out.exists()
+    assert _run(capsys, good[0], "-o", out, "--roi_size", "96")[0] == 0
+    assert _written(out) == ["lr_image_seg.nii.gz", "lr_image_sr.nii.gz"]
+
+
+def test_input_folder_as_output_folder_is_rerun_without_reading_its_outputs(good, tmp_path, capsys):
+    """P10: with ``--overwrite`` the outputs written beside the inputs are not taken for inputs."""
+    folder = tmp_path / "D"
+    folder.mkdir()
+    shutil.copy(good[0], folder / "a_good.nii.gz")
+    assert _run(capsys, folder, "-o", folder)[0] == 0
+    first = _checksums(folder)
+    assert sorted(first) == ["a_good.nii.gz", "a_good_seg.nii.gz", "a_good_sr.nii.gz"]
+    rc, _, err = _run(capsys, folder, "-o", folder, "--overwrite", "True")
+    assert rc == 0 and _error_lines(err) == []
+    again = _checksums(folder)
+    assert again == first  # the same outputs again, and no a_good_sr_sr
+
+
+def test_dicom_folder_with_two_series_takes_series_option(good, tmp_path, capsys):
+    """P7 / C16: the error tells to choose with --series, and predict has that option."""
+    from conftest import write_dicom_cine, write_dicom_slice
+
+    data = np.asarray(nib.load(good[0]).dataobj, np.float32)
+    data = np.rint(1000 * (data - data.min()) / (data.max() - data.min()))
+    folder = tmp_path / "dcm"
+    write_dicom_cine(folder, data, np.diag([-1.25, -1.25, 10.0, 1.0]))
+    tags = {"0020|000e": "1.2.3.4.5", "0020|0011": "2", "0018|1060": "0", "0020|0013": "99"}
+    write_dicom_slice(folder / "localiser", data[:, :, 0].T, (0.0, 0.0, 0.0), np.eye(3), (1.25, 1.25, 10.0), tags)
+    out = tmp_path / "out"
+    rc, _, err = _run(capsys, folder, "-o", out)
+    assert rc == 2 and "2 series in one folder" in err and "choose one with --series" in err
+    rc, _, err = _run(capsys, folder, "-o", out, "--series", "1.2.826.0.1.3680043.2.1125.7")
+    assert rc == 0, err
+    assert _written(out) == ["dcm_seg.nii.gz", "dcm_sr.nii.gz"]
+    rc, _, err = _run(capsys, folder, "-o", tmp_path / "out2", "--series", "2")  # by number: the one-slice series
+    assert rc == 2 and "a 2D image" in _error_lines(err)[0]
+
+
+def test_full_disk_gives_one_line_and_no_partial_output(good, tmp_path, capsys, full_disk):
+    """P19: the first output that cannot be written is named; nothing half-written is left."""
+    out = tmp_path / "out"
+    out.mkdir()
+    full_disk()
+    rc, _, err = _run(capsys, good[0], "-o", out)
+    assert rc == 2 and _error_lines(err) == [f"error: {out / 'lr_image_seg.nii.gz'}: no space left on the device"]
+    assert "Traceback" not in err and _written(out) == []

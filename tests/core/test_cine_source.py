@@ -66,7 +66,7 @@ def test_folder_of_frames_in_numeric_order(tmp_path):
         ("unnumbered", "must carry their frame number"),
         ("shape", "frame shape"),
         ("affine", "geometry"),
-        ("4d", "must hold 3D files"),
+        ("4d", r"a folder of 4 4D file\(s\) \(frame_00.nii.gz, frame_01.nii.gz, frame_02.nii.gz, ...\)"),
     ],
 )
 def test_bad_frame_folders(tmp_path, case, message):
@@ -88,6 +88,18 @@ def test_bad_frame_folders(tmp_path, case, message):
     with pytest.raises(InputError, match=message) as err:
         open_cine(folder)
     assert str(folder) in str(err.value)
+
+
+def test_folder_of_cines_is_not_read_as_frames(tmp_path):
+    """P5: the digits of subject names (c4_cine, c8_cine) are not frame numbers when the files are cines."""
+    for name in ("c4_cine", "c8_cine"):
+        _save(tmp_path / "cines" / f"{name}.nii.gz", _cine(3), AFFINE)
+    with pytest.raises(InputError) as err:
+        open_cine(tmp_path / "cines")
+    assert str(err.value) == (
+        f"{tmp_path / 'cines'}: a folder of 2 4D file(s) (c4_cine.nii.gz, c8_cine.nii.gz), not of per-frame 3D files: "
+        "give one cine file (python -m custom_networks.cohort runs a folder of cines)"
+    )
 
 
 def test_dicom_cine_folder(tmp_path):

@@ -46,6 +46,17 @@ def test_unknown_anatomy_detail_is_refused(tmp_path, capsys):
     assert not (tmp_path / "ds").exists()
 
 
+def test_grid_too_short_for_the_heart_is_refused(tmp_path, capsys):
+    """A 64 mm through-plane grid cannot hold the heart model (a root-finding traceback before)."""
+    rc = main(["synth", "--out", str(tmp_path / "ds"), "--subjects", "1", "--hr_shape", "[128,128,32]"])
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
+    assert rc == 2 and err == [
+        "error: HR grid 64 mm through-plane: too short for an adult heart and its atria (at least 80 mm, e.g. "
+        "hr_shape [128, 128, 64] at 2 mm)"
+    ]
+    assert not (tmp_path / "ds").exists()
+
+
 def test_realistic_dataset_records_its_anatomy(tmp_path):
     import json
 
