@@ -38,7 +38,7 @@ from scipy import ndimage
 from custom_networks.core.geometry import slice_axis_of, spacing_from_affine
 from custom_networks.core.label_maps import load_label, read_annotation
 from custom_networks.core.nifti import InputError, atomic_output_dir, load_nifti, save_figure
-from custom_networks.evaluate.real_sets import find_real_cases
+from custom_networks.datalists.flat import find_real_cases
 from custom_networks.utils.cli import run_cli
 
 ANATOMY = ("lv_ml", "myo_ml", "rv_ml", "lv_rv_ratio", "wall_mm")
@@ -142,7 +142,7 @@ def _real_rows(data: Path, sets: list[str] | None) -> list[dict]:
     rows = []
     for case in cases:
         image, affine = load_nifti(case.image)
-        label, _ = load_label(case.label)
+        label, _ = load_label(case.label, case.label_map)
         axis = slice_axis_of(affine)
         annotation = read_annotation(case.slices_json, axis, image.shape[axis])
         classes = [c for c in (1, 2, 3) if annotation.labelled(c)]

@@ -37,9 +37,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from custom_networks.cine import run_cine  # noqa: E402
+from custom_networks.datalists.flat import RealCase, find_real_cases, load_real_case  # noqa: E402
+from custom_networks.datalists.registry import REAL_SETS  # noqa: E402
 from custom_networks.evaluate.cine_function import analyse_ed_es, segmentation_frames  # noqa: E402
 from custom_networks.evaluate.native_grid import labels_on_native_grid, native_clinical_scores  # noqa: E402
-from custom_networks.evaluate.real_sets import REAL_SETS, find_real_cases, load_real_case  # noqa: E402
 from custom_networks.predict import predict  # noqa: E402
 from custom_networks.utils import write_text_atomic  # noqa: E402
 
@@ -69,9 +70,12 @@ def _circular(a: int | None, b: int, n: int) -> float:
 def sunnybrook(data: Path, work: Path, bundle: str = "gemini_gan_bundle") -> list[dict]:
     """The 4D pipeline on each Sunnybrook cine, against the expert contours at the annotated ED / ES."""
     rows = []
-    folder = data / "sunnybrook"
-    for cine in sorted(folder.glob("*_cine.nii.gz")):
-        subject = cine.name.split("_cine")[0]
+    by_subject: dict[str, dict[str | None, RealCase]] = {}
+    for case in find_real_cases(data, ["sunnybrook"])[0]:
+        if case.cine is not None:
+            by_subject.setdefault(case.subject, {})[case.phase] = case
+    for subject, cases in sorted(by_subject.items()):
+        cine = next(iter(cases.values())).cine
         out = work / "sunnybrook" / subject
         if not (out / f"{subject}_function.json").is_file():
             start = time.perf_counter()
@@ -80,7 +84,6 @@ def sunnybrook(data: Path, work: Path, bundle: str = "gemini_gan_bundle") -> lis
         function = json.loads((out / f"{subject}_function.json").read_text())
         frames, _, _, read = segmentation_frames(out / f"{subject}_seg.nii.gz")
         seg_affine = nib.load(out / f"{subject}_seg.nii.gz").affine
-        cases = {c.phase: c for c in find_real_cases(data, ["sunnybrook"])[0] if c.subject == subject}
         meta = {p: json.loads(cases[p].slices_json.read_text()) for p in ("ED", "ES")}
         ed_true, es_true = meta["ED"]["cine_frame_index"], meta["ES"]["cine_frame_index"]
         native = {}
@@ -184,7 +187,7 @@ def _summary(sb: list[dict], pairs: list[dict], command: str) -> str:
             "",
             "Per set: mean absolute error / median absolute error / mean signed error (pipeline - manual), and the "
             "manual mean. Sources: "
-            + "; ".join(f"{k}: {v[0]}" for k, v in REAL_SETS.items() if k != "sunnybrook")
+            + "; ".join(f"{k}: {v.citation}" for k, v in REAL_SETS.items() if k != "sunnybrook")
             + " (non-commercial: measurement only). QC pass: subjects whose ED + ES label maps pass quality control.",
             "",
             "| index | " + " | ".join(f"{s} (n = {sum(r['set'] == s for r in pairs)})" for s in sets) + " |",

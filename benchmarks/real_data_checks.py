@@ -43,6 +43,7 @@ import numpy as np  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
 from custom_networks.baselines import interpolate_dataset  # noqa: E402
+from custom_networks.core.cases import phase_of  # noqa: E402
 from custom_networks.core.geometry import resample_to_grid  # noqa: E402
 from custom_networks.core.labels import LABEL_COLORS  # noqa: E402
 from custom_networks.core.nifti import InputError, atomic_output_dir, load_nifti, save_figure, save_nifti  # noqa: E402
@@ -55,7 +56,7 @@ from custom_networks.data import (  # noqa: E402
     generate_subject,
     get_domain,
 )
-from custom_networks.evaluate import evaluate, phase_of  # noqa: E402
+from custom_networks.evaluate import evaluate  # noqa: E402
 from custom_networks.evaluate.floors import PROTOCOLS, find_floor_pairs, label_floor  # noqa: E402
 from custom_networks.evaluate.held_out import (  # noqa: E402
     ACDC_TO_PROJECT,

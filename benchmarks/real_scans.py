@@ -57,7 +57,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from custom_networks.core.geometry import slice_axis_of, spacing_from_affine
+from custom_networks.core.label_maps import load_label
 from custom_networks.core.nifti import InputError, atomic_output_dir, load_nifti, save_nifti, write_text_atomic
+from custom_networks.datalists.flat import find_real_cases, load_real_case
+from custom_networks.datalists.registry import REAL_SETS
 from custom_networks.evaluate.held_out import (
     ACDC_TO_PROJECT,
     cine_stacks,
@@ -75,9 +78,7 @@ from custom_networks.evaluate.native_grid import (
     native_clinical_scores,
     native_segmentation_scores,
 )
-from custom_networks.evaluate.pipeline import load_label
 from custom_networks.evaluate.real_figures import bland_altman, failure_view
-from custom_networks.evaluate.real_sets import REAL_SETS, find_real_cases, load_real_case
 from custom_networks.metrics.gemini_compat import slicewise_psnr_ssim
 from custom_networks.utils.cli import find_input_error, format_exception_line
 
@@ -487,7 +488,7 @@ def _summary(method, rows, clinical, held, skipped, sets, figures, seconds, note
         "",
         "Sources (cite when reporting): "
         + "; ".join(
-            f"`{s}`: {REAL_SETS[s][0]}, {REAL_SETS[s][1]}"
+            f"`{s}`: {REAL_SETS[s].citation}, {REAL_SETS[s].licence}"
             for s in dict.fromkeys(x.removesuffix(TRAINED) for x in sets)
             if s in REAL_SETS
         )

@@ -1,73 +1,59 @@
 """The conventions every part of the project shares, in one place: world geometry (affines, resampling, the HR grid),
 NIfTI and DICOM input/output with clear errors and atomic writes, opening a cine, the NIfTI <-> ITK bridge, the label
-convention, and overlap (Dice). It imports nothing else of the project; everything else imports it."""
+convention, the one label-map reader, case names and phases, and overlap (Dice). It imports nothing else of the
+project; everything else imports it.
+
+Names are imported from their modules when first used (:mod:`custom_networks.core.lazy_exports`): ``import
+custom_networks.core`` loads neither ITK nor nibabel.
+"""
 
 from __future__ import annotations
 
-from custom_networks.core.cine_source import CineSource, open_cine
-from custom_networks.core.dicom import DicomSeries, is_dicom_folder, list_dicom_series, read_dicom_series
-from custom_networks.core.geometry import (
-    HR_SPACING,
-    apply_affine,
-    centered_grid_affine,
-    hr_grid_for,
-    resample_to_grid,
-    rotation_matrix,
-    slice_axis_of,
-    spacing_from_affine,
-)
-from custom_networks.core.itk_bridge import RAS_TO_LPS, array_from_image, image_from_array, lps_geometry
-from custom_networks.core.label_maps import Annotation, LabelValueError, load_label, read_annotation
-from custom_networks.core.labels import CLASS_NAMES, FOREGROUND_LABELS, LABEL_COLORS, LABEL_NAMES, NUM_CLASSES
-from custom_networks.core.nifti import (
-    InputError,
-    NiftiFrameWriter,
-    atomic_output_dir,
-    frame_interval_ms,
-    load_nifti,
-    nifti_stem,
-    save_nifti,
-    write_text_atomic,
-)
-from custom_networks.core.overlap import dice, dice_per_class, mean_dice
+# bound under another name: ``custom_networks.core.lazy_exports`` stays the module
+from custom_networks.core.lazy_exports import lazy_exports as _lazy_exports
 
-__all__ = [
-    "CLASS_NAMES",
-    "FOREGROUND_LABELS",
-    "HR_SPACING",
-    "LABEL_COLORS",
-    "LABEL_NAMES",
-    "NUM_CLASSES",
-    "RAS_TO_LPS",
-    "Annotation",
-    "CineSource",
-    "DicomSeries",
-    "InputError",
-    "LabelValueError",
-    "NiftiFrameWriter",
-    "apply_affine",
-    "array_from_image",
-    "atomic_output_dir",
-    "centered_grid_affine",
-    "dice",
-    "dice_per_class",
-    "frame_interval_ms",
-    "hr_grid_for",
-    "image_from_array",
-    "is_dicom_folder",
-    "list_dicom_series",
-    "load_label",
-    "load_nifti",
-    "lps_geometry",
-    "mean_dice",
-    "nifti_stem",
-    "open_cine",
-    "read_annotation",
-    "read_dicom_series",
-    "resample_to_grid",
-    "rotation_matrix",
-    "save_nifti",
-    "slice_axis_of",
-    "spacing_from_affine",
-    "write_text_atomic",
-]
+#: Public name -> the module that defines it (imported when the name is first used).
+_EXPORTS = {
+    "PHASES": "cases",
+    "phase_of": "cases",
+    "CineSource": "cine_source",
+    "open_cine": "cine_source",
+    "DicomSeries": "dicom",
+    "is_dicom_folder": "dicom",
+    "list_dicom_series": "dicom",
+    "read_dicom_series": "dicom",
+    "InputError": "errors",
+    "HR_SPACING": "geometry",
+    "apply_affine": "geometry",
+    "centered_grid_affine": "geometry",
+    "hr_grid_for": "geometry",
+    "resample_to_grid": "geometry",
+    "rotation_matrix": "geometry",
+    "slice_axis_of": "geometry",
+    "spacing_from_affine": "geometry",
+    "RAS_TO_LPS": "itk_bridge",
+    "array_from_image": "itk_bridge",
+    "image_from_array": "itk_bridge",
+    "lps_geometry": "itk_bridge",
+    "Annotation": "label_maps",
+    "LabelValueError": "label_maps",
+    "load_label": "label_maps",
+    "read_annotation": "label_maps",
+    "CLASS_NAMES": "labels",
+    "FOREGROUND_LABELS": "labels",
+    "LABEL_COLORS": "labels",
+    "LABEL_NAMES": "labels",
+    "NUM_CLASSES": "labels",
+    "NiftiFrameWriter": "nifti",
+    "atomic_output_dir": "nifti",
+    "frame_interval_ms": "nifti",
+    "load_nifti": "nifti",
+    "nifti_stem": "nifti",
+    "save_nifti": "nifti",
+    "write_text_atomic": "nifti",
+    "dice": "overlap",
+    "dice_per_class": "overlap",
+    "mean_dice": "overlap",
+}
+__all__ = [*_EXPORTS]
+__getattr__, __dir__ = _lazy_exports(__name__, _EXPORTS)

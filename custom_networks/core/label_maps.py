@@ -1,11 +1,21 @@
-"""Reading manual label maps, and what they annotate: which classes, on which slices.
+"""The one reader of label maps, and what a manual label map annotates: which classes, on which slices.
 
-A label map holds the project's classes (0 background, 1 LV blood pool, 2 LV myocardium, 3 RV); integer values
-stored as floats are accepted, anything else is refused with the file named. Real short-axis stacks are often
-labelled on some slices only and for some classes only (Sunnybrook: the LV, on the slices the experts contoured);
-a ``<case>_labelled_slices.json`` sidecar says so (``labelled_slices_by_label``: class -> slice indices along the
-slice axis, optional ``slice_axis``). Without it every class is labelled on every slice (ACDC, M&Ms). An unlabelled
-class or slice is *unknown*, never background.
+Reading (:func:`load_label`) follows stated rules, the same for every caller:
+
+- values must be integers; integers stored as floats are accepted (within 1e-3), anything else is refused
+  (an image or a resampled probability map is not a label map): nothing is rounded silently;
+- values are remapped only as the caller says, with ``label_map`` (e.g. ``{4: 3}`` for label maps using 4 for the
+  RV), declared by the importer of the set that needs it; a map that would merge a remapped value into a class
+  the file also holds unmapped (``{4: 3}`` on a file holding both 3 and 4) is refused;
+- after mapping, values must be the project's classes (0 background, 1 LV blood pool, 2 LV myocardium, 3 RV);
+- classes the caller needs (``required``) must be present.
+
+Every refusal is a :class:`LabelValueError` naming the file.
+
+Real short-axis stacks are often labelled on some slices only and for some classes only (Sunnybrook: the LV, on
+the slices the experts contoured); a ``<case>_labelled_slices.json`` sidecar says so (``labelled_slices_by_label``:
+class -> slice indices along the slice axis, optional ``slice_axis``). Without it every class is labelled on every
+slice (ACDC, M&Ms). An unlabelled class or slice is *unknown*, never background.
 """
 
 from __future__ import annotations
@@ -18,28 +28,37 @@ from pathlib import Path
 
 import numpy as np
 
-from custom_networks.core.labels import FOREGROUND_LABELS, NUM_CLASSES
-from custom_networks.core.nifti import InputError, load_nifti
+from custom_networks.core.errors import InputError
+from custom_networks.core.labels import FOREGROUND_LABELS, LABEL_NAMES, NUM_CLASSES
+from custom_networks.core.nifti import load_nifti
 
 __all__ = ["Annotation", "LabelValueError", "load_label", "read_annotation"]
 
 
 class LabelValueError(InputError):
-    """A label map holds values outside the project's classes."""
+    """A label map whose values break the reading rules of :func:`load_label` (the file named, the rule said)."""
 
 
-def load_label(path: str | os.PathLike, label_map: Mapping[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Read a label map (integer values stored as floats are accepted), map values, and check they are classes 0-3.
+def load_label(
+    path: str | os.PathLike,
+    label_map: Mapping[int, int] | None = None,
+    required: Sequence[int] = (),
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read a label map by the rules of this module: integer values, remapped only as given, classes 0-3.
 
     Args:
         path: NIfTI label map.
-        label_map: value -> project class (e.g. ``{4: 3}`` for files using 4 for RV).
+        label_map: value -> project class, applied to all values at once (e.g. ``{4: 3}`` for files using 4 for
+            the RV); values not in it are kept. None: the file is in the project's convention already.
+        required: classes that must be present after mapping (e.g. ``(1, 2)``: LV blood pool and myocardium).
 
     Returns:
         ``(label, affine)``: a ``uint8`` array and its voxel-to-world affine.
 
     Raises:
-        LabelValueError: non-integer values, or values outside 0-3 after mapping (named, with the hint to map RV = 4).
+        LabelValueError: non-integer values; a mapped value whose class the file also holds unmapped; values outside
+            0-3 after mapping (named, with the hint to map RV = 4); a required class absent.
+        InputError: the file is missing or unreadable.
     """
     data, affine = load_nifti(path, dtype=np.float32)
     label = np.rint(data).astype(np.int64)
@@ -50,14 +69,27 @@ def load_label(path: str | os.PathLike, label_map: Mapping[int, int] | None = No
             "not a label map (an image or a resampled probability map?)"
         )
     if label_map:
+        values = set(np.unique(label).tolist())
+        mapping = {int(src): int(dst) for src, dst in label_map.items()}
+        for src, dst in mapping.items():
+            if src in values and src != dst and dst in values and dst not in mapping:
+                raise LabelValueError(
+                    f"{path}: holds both {src} and {dst}, which the label map {mapping} both makes {dst}: "
+                    f"cannot tell which one is the {LABEL_NAMES.get(dst, f'class {dst}')}"
+                )
         mapped = label.copy()
-        for src, dst in label_map.items():
-            mapped[label == int(src)] = int(dst)
+        for src, dst in mapping.items():
+            mapped[label == src] = dst
         label = mapped
-    bad = sorted(set(np.unique(label).tolist()) - set(range(NUM_CLASSES)))
+    present = set(np.unique(label).tolist())
+    bad = sorted(present - set(range(NUM_CLASSES)))
     if bad:
         hint = " (files using 4 for RV: pass --label_map '{4: 3}')" if bad == [4] else ""
         raise LabelValueError(f"{path}: label values {bad} outside 0-{NUM_CLASSES - 1}{hint}")
+    missing = [int(c) for c in required if int(c) not in present]
+    if missing:
+        names = " and ".join(f"{LABEL_NAMES.get(c, 'class')} ({c})" for c in missing)
+        raise LabelValueError(f"{path}: no {names} label found")
     return label.astype(np.uint8), affine
 
 

@@ -1,4 +1,4 @@
-"""Real high-resolution label maps as anatomy: discovery, checking (4 -> 3 RV mapping), random rigid + elastic
+"""Real high-resolution label maps as anatomy: discovery, reading (RV 4 -> 3 declared), random rigid + elastic
 deformation onto the project's HR grid, end-systole synthesis and the surrounding thorax.
 
 End systole from a single (end-diastolic) label map: in every short-axis slice the LV is contracted radially
@@ -18,13 +18,14 @@ import nibabel as nib
 import numpy as np
 from scipy import ndimage
 
+from custom_networks.core.errors import InputError
 from custom_networks.core.geometry import apply_affine, centered_grid_affine, rotation_matrix, spacing_from_affine
-from custom_networks.core.nifti import InputError, load_nifti
+from custom_networks.core.label_maps import load_label
 from custom_networks.data.heart import EF_RANGE, RV_EF_RANGE
 from custom_networks.data.thorax import paint_thorax, sample_thorax_params, smooth_displacement
 from custom_networks.data.tissues import Tissue, keep_largest_components
 
-__all__ = ["RealAnatomy", "find_label_maps", "load_label_map"]
+__all__ = ["LABEL_MAP", "REQUIRED_CLASSES", "RealAnatomy", "find_label_maps", "load_label_map"]
 
 logger = logging.getLogger(__name__)
 
@@ -32,24 +33,28 @@ logger = logging.getLogger(__name__)
 MAX_HR_SPACING_MM = 3.0
 
 
+#: The HR label maps the engine takes may use 4 for the RV (the UK Digital Heart maps do): mapped to 3 on reading.
+LABEL_MAP: dict[int, int] = {4: 3}
+#: Classes every anatomy label map must hold: LV blood pool and LV myocardium.
+REQUIRED_CLASSES: tuple[int, ...] = (1, 2)
+
+
 def load_label_map(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """Read a label map, round float values, check them and map RV label 4 to 3.
+    """Read an HR label map as the engine takes it: the one reader,
+    :func:`custom_networks.core.label_maps.load_label`, with this folder's declared convention (RV 4 -> 3,
+    :data:`LABEL_MAP`; LV blood pool and myocardium required, :data:`REQUIRED_CLASSES`).
+
+    Args:
+        path: NIfTI label map (integer values, possibly stored as floats).
+
+    Returns:
+        ``(labels, affine)``: ``uint8`` labels 0-3 and the voxel-to-world affine.
 
     Raises:
-        InputError: unreadable file, values outside {0, 1, 2, 3, 4}, both 3 and 4 present, or no heart labels.
+        InputError: unreadable file, non-integer values, both 3 and 4 present, values outside 0-3 after mapping, or
+            no LV blood pool and myocardium labels.
     """
-    data, affine = load_nifti(path)
-    labels = np.rint(data)
-    values = set(np.unique(labels).astype(int).tolist())
-    unexpected = sorted(values - {0, 1, 2, 3, 4})
-    if unexpected:
-        raise InputError(f"{path}: unexpected label values {unexpected[:10]} (expected 0 bg, 1 LV, 2 myo, 3 or 4 RV)")
-    if {3, 4} <= values:
-        raise InputError(f"{path}: holds both label 3 and label 4; cannot tell which one is the RV")
-    if not {1, 2} <= values:
-        raise InputError(f"{path}: no LV blood pool (1) and myocardium (2) labels found")
-    labels[labels == 4] = 3
-    return labels.astype(np.uint8), affine
+    return load_label(path, label_map=LABEL_MAP, required=REQUIRED_CLASSES)
 
 
 def find_label_maps(folder: str | Path) -> list[Path]:

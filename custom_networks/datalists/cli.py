@@ -6,7 +6,7 @@ Files (JSON, written atomically; every path in them is relative to the file's ow
 
 - ``build`` writes ``{"name", "description", "layout", "root", "numSubjects", "numItems", "numSkipped", "items":
   [...], "skipped": [...]}`` (load with ``data_list_key="items"``; see
-  :func:`custom_networks.datalists.layouts.build_datalist`);
+  :func:`custom_networks.datalists.build.build_datalist`);
 - ``split`` writes the MONAI form: the source's metadata (``name``, ``description``, ``layout``, ``root``, ...),
   ``"source"`` (the datalist it split), ``"seed"``, ``"fractions"``, ``"stratify"``, ``"group_key"``,
   ``"numTraining"``, ``"numValidation"``, ``"numTest"`` and the ``"training"``, ``"validation"``, ``"test"`` lists.
@@ -24,8 +24,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from custom_networks.core.nifti import InputError, write_text_atomic
-from custom_networks.datalists.layouts import RELATIVE_NOTE, build_datalist
+from custom_networks.core.errors import InputError
+from custom_networks.core.nifti import write_text_atomic
+from custom_networks.datalists.base import RELATIVE_NOTE
+from custom_networks.datalists.build import build_datalist
 from custom_networks.datalists.split import (
     DEFAULT_FRACTIONS,
     NUM_KEYS,
@@ -149,7 +151,7 @@ def build_file(
     Args:
         root: the image folder.
         out: the ``.json`` file to write.
-        layout: a layout name or ``"auto"`` (see :data:`custom_networks.datalists.layouts.LAYOUTS`).
+        layout: a layout name or ``"auto"`` (see :data:`custom_networks.datalists.registry.LAYOUTS`).
         info_csv: M&Ms information CSV (``mnms`` layout).
         overwrite: replace an existing ``out``.
 
@@ -158,7 +160,7 @@ def build_file(
 
     Raises:
         InputError: ``out`` exists (without ``overwrite``) or is not a ``.json`` name (checked first), and the
-            errors of :func:`~custom_networks.datalists.layouts.build_datalist`.
+            errors of :func:`~custom_networks.datalists.build.build_datalist`.
     """
     path = _check_output(out, overwrite)
     datalist = build_datalist(root, layout, base_dir=os.path.abspath(path.parent), info_csv=info_csv)

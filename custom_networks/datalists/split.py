@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from custom_networks.core.nifti import InputError
+from custom_networks.core.errors import InputError
 
 __all__ = [
     "DEFAULT_FRACTIONS",

@@ -13,7 +13,6 @@ from custom_networks.evaluate.cases import (
     find_methods,
     find_predictions,
     find_references,
-    phase_of,
 )
 from custom_networks.evaluate.cine_function import analyse_ed_es, analyse_segmentation, segmentation_frames
 from custom_networks.evaluate.cohort_report import qc_thumbnail, read_subject_rows, write_cohort_outputs
@@ -37,8 +36,6 @@ from custom_networks.evaluate.held_out import (
 from custom_networks.evaluate.pipeline import (
     CaseResult,
     Evaluation,
-    LabelValueError,
-    load_label,
     on_grid,
     score_methods,
 )
@@ -78,7 +75,6 @@ __all__ = [
     "CLASS_NAMES",
     "CaseResult",
     "Evaluation",
-    "LabelValueError",
     "PredictionCase",
     "ReferenceCase",
     "clinical_scores",
@@ -89,9 +85,7 @@ __all__ = [
     "find_references",
     "heart_region",
     "image_scores",
-    "load_label",
     "on_grid",
-    "phase_of",
     "robust_scale",
     "score_methods",
     "segmentation_scores",

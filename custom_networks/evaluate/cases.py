@@ -1,4 +1,5 @@
-"""Finding the cases to score: reference cases, each method's predictions, and matching them by name.
+"""Finding the cases to score: reference cases, each method's predictions, and matching them by name (case names
+and their phases: :mod:`custom_networks.core.cases`).
 
 Reference folders:
 
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,10 +26,9 @@ from pathlib import Path
 from custom_networks.core.nifti import InputError
 from custom_networks.data.dataset import case_name
 
-__all__ = ["PredictionCase", "ReferenceCase", "find_methods", "find_predictions", "find_references", "phase_of"]
+__all__ = ["PredictionCase", "ReferenceCase", "find_methods", "find_predictions", "find_references"]
 
 _SUFFIXES = (".nii.gz", ".nii")
-_PHASE = re.compile(r"^(?P<subject>.+)_(?P<phase>ED|ES)$", re.IGNORECASE)
 
 
 @dataclass
@@ -62,12 +61,6 @@ class PredictionCase:
     name: str
     seg: Path | None = None
     sr: Path | None = None
-
-
-def phase_of(name: str) -> tuple[str, str | None]:
-    """``(subject, phase)`` of a case name ending in ``_ED``/``_ES`` (phase ``None`` otherwise)."""
-    m = _PHASE.match(name)
-    return (m["subject"], m["phase"].upper()) if m else (name, None)
 
 
 def _stem(path: Path) -> str:

@@ -11,9 +11,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from custom_networks.core.geometry import spacing_from_affine  # noqa: E402
+from custom_networks.core.label_maps import load_label  # noqa: E402
 from custom_networks.core.labels import LABEL_COLORS  # noqa: E402
 from custom_networks.core.nifti import load_nifti, save_figure  # noqa: E402
-from custom_networks.evaluate.pipeline import CaseResult, Evaluation, load_label, on_grid  # noqa: E402
+from custom_networks.evaluate.pipeline import CaseResult, Evaluation, on_grid  # noqa: E402
 from custom_networks.evaluate.scores import robust_scale  # noqa: E402
 from custom_networks.transforms.hr_grid import slice_axis_of  # noqa: E402
 

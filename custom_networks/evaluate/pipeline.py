@@ -19,10 +19,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from custom_networks.core.cases import phase_of
 from custom_networks.core.geometry import resample_to_grid, slice_axis_of, spacing_from_affine
 from custom_networks.core.label_maps import LabelValueError, load_label
 from custom_networks.core.nifti import InputError, load_nifti
-from custom_networks.evaluate.cases import ReferenceCase, find_methods, find_predictions, find_references, phase_of
+from custom_networks.evaluate.cases import ReferenceCase, find_methods, find_predictions, find_references
 from custom_networks.evaluate.scores import (
     clinical_scores,
     compat_scores,

@@ -118,3 +118,24 @@ def test_augmentation_keeps_image_and_label_aligned():
         bright = img > threshold
         scores.append(dice(bright.numpy(), foreground.numpy()))
     assert len(scores) >= 4 and min(scores) > 0.85, scores
+
+
+def test_the_config_reads_real_stacks_through_datalists_and_mixes_generated_ones(labelled_folder, tiny_dataset):
+    """Generated stacks join training only; validation is on the real stacks whenever there are any, on the generated
+    dataset's validation split otherwise; neither source is one line."""
+
+    def datalists(**overrides):
+        parser = ConfigParser()
+        parser.read_config(TRAIN)
+        parser.update({"val_fraction": 0.34, **overrides})
+        return parser.get_parsed_content("train#datalist"), parser.get_parsed_content("validate#datalist")
+
+    train, val = datalists(real_data=[str(labelled_folder)], generated_data=str(tiny_dataset))
+    assert sum(i.get("set") == "generated" for i in train) == 2 and len(train) == 6
+    assert len(val) == 2 and all(i["image"].startswith(str(labelled_folder)) for i in val)
+    train, val = datalists(generated_data=str(tiny_dataset))
+    assert len(train) == 2 and [i["set"] for i in val] == ["generated", "generated"]
+    assert {i["subject"] for i in train}.isdisjoint({i["subject"] for i in val})
+    with pytest.raises(RuntimeError) as err:  # the config's evaluation wraps the one-line error
+        datalists()
+    assert "no training data: give --real_data" in str(find_input_error(err.value))

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from conftest import REPO, real_data_path
 
+from custom_networks.core.label_maps import load_label
 from custom_networks.evaluate.native_grid import Annotation, labels_on_native_grid, native_segmentation_scores
-from custom_networks.evaluate.pipeline import load_label
 from custom_networks.utils.nifti import InputError, load_nifti, save_nifti
 
 
@@ -139,7 +139,7 @@ def test_bundle_on_a_real_stack(tmp_path):
     assert row["case"] == "SCD0000101_ED" and row["dice_rv"] == ""
     ref, affine = load_label(data / "sunnybrook" / "SCD0000101_ED_gt.nii.gz")
     seg, seg_affine = load_nifti(tmp_path / "work" / "pred" / "SCD0000101_ED_seg.nii.gz")
-    from custom_networks.evaluate.real_sets import find_real_cases, load_real_case
+    from custom_networks.datalists import find_real_cases, load_real_case
 
     case = next(c for c in find_real_cases(data, ["sunnybrook"])[0] if c.name == "SCD0000101_ED")
     annotation = load_real_case(case)[3]
