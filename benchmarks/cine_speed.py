@@ -24,11 +24,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from custom_networks.core.nifti import write_text_atomic
+from custom_networks.data import synthesize_cine
 
-from custom_networks.data import synthesize_cine  # noqa: E402
-from custom_networks.utils import write_text_atomic  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 _MEASURE = (
     "import resource, subprocess, sys, time; t = time.perf_counter(); "

@@ -26,14 +26,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from real_scans import run as real_scans  # noqa: E402
+from real_scans import run as real_scans  # sibling module: benchmarks/ is sys.path[0] when this script runs
+
+from custom_networks.core.cli import run_cli
+from custom_networks.core.nifti import InputError, atomic_output_dir
 
 #: The Gemini-GAN generator's inference: the bundle's inference.json with its override layered on it.
 GENERATOR_CONFIGS = ["inference.json", "inference_gemini.json"]
-
-from custom_networks.core.nifti import InputError, atomic_output_dir  # noqa: E402
-from custom_networks.utils.cli import run_cli  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CLASSES = ("lv", "myo", "rv")

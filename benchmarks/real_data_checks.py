@@ -35,19 +35,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import fire
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+from tqdm.auto import tqdm
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from tqdm.auto import tqdm  # noqa: E402
-
-from custom_networks.baselines import interpolate_dataset  # noqa: E402
-from custom_networks.core.cases import phase_of  # noqa: E402
-from custom_networks.core.geometry import resample_to_grid  # noqa: E402
-from custom_networks.core.labels import LABEL_COLORS  # noqa: E402
-from custom_networks.core.nifti import InputError, atomic_output_dir, load_nifti, save_figure, save_nifti  # noqa: E402
-from custom_networks.data import (  # noqa: E402
+from custom_networks.baselines import interpolate_dataset
+from custom_networks.core.cases import phase_of
+from custom_networks.core.geometry import hr_grid_for, resample_to_grid
+from custom_networks.core.labels import LABEL_COLORS
+from custom_networks.core.nifti import InputError, atomic_output_dir, load_nifti, save_figure, save_nifti
+from custom_networks.data import (
     FILE_KEYS,
     PHASES,
     RealAnatomy,
@@ -56,9 +53,9 @@ from custom_networks.data import (  # noqa: E402
     generate_subject,
     get_domain,
 )
-from custom_networks.evaluate import evaluate  # noqa: E402
-from custom_networks.evaluate.floors import PROTOCOLS, find_floor_pairs, label_floor  # noqa: E402
-from custom_networks.evaluate.held_out import (  # noqa: E402
+from custom_networks.evaluate import evaluate
+from custom_networks.evaluate.floors import PROTOCOLS, find_floor_pairs, label_floor
+from custom_networks.evaluate.held_out import (
     ACDC_TO_PROJECT,
     HeldOutSplit,
     cine_stacks,
@@ -71,7 +68,6 @@ from custom_networks.evaluate.held_out import (  # noqa: E402
     score_held_out,
     summarise_held_out,
 )
-from custom_networks.transforms.hr_grid import hr_grid_for  # noqa: E402
 
 logger = logging.getLogger("real_data_checks")
 
@@ -441,7 +437,8 @@ def _linear_via_hr_grid(split: HeldOutSplit) -> np.ndarray:
 def _held_out_figure(data: dict, path: Path) -> None:
     """One row per stack: a dropped slice (real + pseudo-label contour), linear interpolation, Gemini SR
     (+ predicted contour), cropped to the heart region."""
-    fig, axes = plt.subplots(len(data), 3, figsize=(10, 3.4 * len(data)), squeeze=False)
+    fig = Figure(figsize=(10, 3.4 * len(data)))
+    axes = fig.subplots(len(data), 3, squeeze=False)
     for row, (name, (split, pseudo, predictions, seg)) in enumerate(data.items()):
         index = int(split.scored_idx[len(split.scored_idx) // 2])
         box = inplane_heart_box(pseudo, split.affine)

@@ -16,25 +16,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import fire
-import matplotlib
 import numpy as np
 import torch
+from matplotlib.colors import to_rgb
+from matplotlib.figure import Figure
+from monai.bundle import ConfigParser
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.colors import to_rgb  # noqa: E402
-from monai.bundle import ConfigParser  # noqa: E402
-
-from custom_networks.bundle import load_pairs  # noqa: E402
-from custom_networks.bundle.translation_methods import (  # noqa: E402
+from custom_networks.bundle.translation_methods import (
     METHOD_NAMES,
     TRANSLATION_METHODS,
     VAMA_BUNDLE,
     method_configs,
 )
-from custom_networks.core.labels import LABEL_COLORS  # noqa: E402
-from custom_networks.core.nifti import InputError, save_figure  # noqa: E402
-from custom_networks.evaluate import dice_per_class  # noqa: E402
+from custom_networks.core.labels import LABEL_COLORS
+from custom_networks.core.nifti import InputError, save_figure
+from custom_networks.evaluate import dice_per_class
+from custom_networks.pairs import load_pairs
 
 CONFIGS = VAMA_BUNDLE / "configs"
 
@@ -99,7 +96,8 @@ def main(case: str = "sub-0010_ED", out: str = "vama_bundle/docs/images/translat
             panels.append((name, inferer(target, translator)))
         panels.append(("source twin (ideal)", twin))
         segs = [inferer(image, gemini).argmax(1)[0].numpy() for _, image in panels]
-    fig, axes = plt.subplots(2, len(panels) + 1, figsize=(2.6 * (len(panels) + 1), 6.0))
+    fig = Figure(figsize=(2.6 * (len(panels) + 1), 6.0))
+    axes = fig.subplots(2, len(panels) + 1)
     for k, ((name, image), seg) in enumerate(zip(panels, segs, strict=True)):
         _overlay(axes[0, k], image[0, 0].numpy()[:, :, z], None, name)
         _overlay(axes[1, k], image[0, 0].numpy()[:, :, z], seg[:, :, z], _dice(seg, label))

@@ -6,15 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from custom_networks.core.geometry import apply_affine, spacing_from_affine  # noqa: E402
-from custom_networks.core.labels import LABEL_COLORS  # noqa: E402
-from custom_networks.core.nifti import InputError, load_nifti, save_figure  # noqa: E402
+from custom_networks.core.geometry import apply_affine, spacing_from_affine
+from custom_networks.core.labels import LABEL_COLORS
+from custom_networks.core.nifti import InputError, load_nifti, save_figure
 
 __all__ = ["LABEL_COLORS", "preview_case", "preview_dataset"]
 
@@ -80,7 +77,8 @@ def preview_dataset(dataset: str | Path, out: str | Path, case: str | None = Non
     subject = case or entries[0]["subject"]
     if not (dataset / subject).is_dir():
         raise InputError(f"{dataset / subject}: subject not found in the dataset")
-    fig, axes = plt.subplots(4, 3, figsize=(10.5, 13.5), gridspec_kw={"height_ratios": [1, 0.85, 1, 0.85]})
+    fig = Figure(figsize=(10.5, 13.5))
+    axes = fig.subplots(4, 3, gridspec_kw={"height_ratios": [1, 0.85, 1, 0.85]})
     for row, phase in enumerate(("ED", "ES")):
         preview_case(dataset / subject / phase, axes[2 * row], axes[2 * row + 1], f"{subject} {phase}")
     fig.suptitle(f"{datalist.get('name', '')}: red LV blood pool, green LV myocardium, blue RV", fontsize=10, y=0.995)

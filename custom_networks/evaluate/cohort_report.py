@@ -10,17 +10,14 @@ import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from custom_networks.core.labels import LABEL_COLORS  # noqa: E402
-from custom_networks.core.nifti import save_figure, write_text_atomic  # noqa: E402
-from custom_networks.evaluate.cine_function import segmentation_frames  # noqa: E402
-from custom_networks.evaluate.function_report import FUNCTION_COLUMNS, cohort_table  # noqa: E402
-from custom_networks.metrics.cardiac_cycle import INDEX_UNITS, REFERENCE_RANGES  # noqa: E402
+from custom_networks.core.labels import LABEL_COLORS
+from custom_networks.core.nifti import save_figure, write_text_atomic
+from custom_networks.evaluate.cine_function import segmentation_frames
+from custom_networks.evaluate.function_report import FUNCTION_COLUMNS, cohort_table
+from custom_networks.metrics.cardiac_cycle import INDEX_UNITS, REFERENCE_RANGES
 
 __all__ = ["PLOTTED_INDICES", "qc_thumbnail", "read_subject_rows", "write_cohort_outputs"]
 
@@ -60,7 +57,8 @@ def _values(rows: Sequence[Mapping], key: str) -> np.ndarray:
 
 
 def _distributions(rows: Sequence[Mapping], path: Path) -> Path:
-    fig, axes = plt.subplots(1, len(PLOTTED_INDICES), figsize=(2.3 * len(PLOTTED_INDICES), 3.6))
+    fig = Figure(figsize=(2.3 * len(PLOTTED_INDICES), 3.6))
+    axes = fig.subplots(1, len(PLOTTED_INDICES))
     passed = [str(r.get("qc_pass")) == "True" for r in rows]
     for ax, key in zip(axes, PLOTTED_INDICES, strict=True):
         low, high = REFERENCE_RANGES[key]
@@ -100,7 +98,8 @@ def qc_thumbnail(subject_dir: Path, name: str, ed_frame: int | None, reasons: st
     sr = np.asarray(img.dataobj[..., t] if len(img.shape) == 4 else img.dataobj, dtype=np.float32)
     lv_slices = np.flatnonzero((seg == 1).any(axis=(0, 1)))
     k = int(np.median(lv_slices)) if lv_slices.size else seg.shape[2] // 2
-    fig, ax = plt.subplots(figsize=(3.2, 3.6))
+    fig = Figure(figsize=(3.2, 3.6))
+    ax = fig.subplots()
     ax.imshow(sr[:, :, k].T, cmap="gray", origin="lower")
     for value, colour in sorted(LABEL_COLORS.items(), reverse=True):
         mask = seg[:, :, k] == value

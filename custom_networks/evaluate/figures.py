@@ -4,19 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from custom_networks.core.geometry import spacing_from_affine  # noqa: E402
-from custom_networks.core.label_maps import load_label  # noqa: E402
-from custom_networks.core.labels import LABEL_COLORS  # noqa: E402
-from custom_networks.core.nifti import load_nifti, save_figure  # noqa: E402
-from custom_networks.evaluate.pipeline import CaseResult, Evaluation, on_grid  # noqa: E402
-from custom_networks.evaluate.scores import robust_scale  # noqa: E402
-from custom_networks.transforms.hr_grid import slice_axis_of  # noqa: E402
+from custom_networks.core.geometry import slice_axis_of, spacing_from_affine
+from custom_networks.core.label_maps import load_label
+from custom_networks.core.labels import LABEL_COLORS
+from custom_networks.core.nifti import load_nifti, save_figure
+from custom_networks.evaluate.pipeline import CaseResult, Evaluation, on_grid
+from custom_networks.evaluate.scores import robust_scale
 
 __all__ = ["BOX_METRICS", "case_montage", "metric_boxplots", "rank_cases"]
 
@@ -48,7 +44,8 @@ def metric_boxplots(evaluation: Evaluation, path: Path) -> Path | None:
         return None
     cols = min(4, len(panels))
     rows = int(np.ceil(len(panels) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.2 * rows), squeeze=False)
+    fig = Figure(figsize=(3.6 * cols, 3.2 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax, (title, data) in zip(axes.ravel(), panels, strict=False):
         ax.boxplot([d if d else [np.nan] for d in data], showmeans=True)
         ax.set_xticks(range(1, len(methods) + 1), methods, rotation=35, ha="right", fontsize=8)
@@ -113,7 +110,8 @@ def case_montage(evaluation: Evaluation, method: str, path: Path) -> Path | None
     picks = rank_cases([r for r in evaluation.results if r.method == method])
     if not picks:
         return None
-    fig, axes = plt.subplots(len(picks), 6, figsize=(15, 2.8 * len(picks)), squeeze=False)
+    fig = Figure(figsize=(15, 2.8 * len(picks)))
+    axes = fig.subplots(len(picks), 6, squeeze=False)
     for row, (tag, result) in enumerate(picks):
         affine, views = _views(result)
         axis = slice_axis_of(affine)

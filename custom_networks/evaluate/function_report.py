@@ -15,17 +15,14 @@ import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-
-from custom_networks.core.labels import LABEL_COLORS  # noqa: E402
-from custom_networks.core.nifti import InputError, check_output_folder, save_figure, write_text_atomic  # noqa: E402
-from custom_networks.metrics.cardiac_cycle import CURVE_KEYS, INDEX_NAMES, FunctionResult  # noqa: E402
-from custom_networks.metrics.quality_control import QCResult  # noqa: E402
+from custom_networks.core.labels import LABEL_COLORS
+from custom_networks.core.nifti import InputError, check_output_folder, save_figure, write_text_atomic
+from custom_networks.metrics.cardiac_cycle import CURVE_KEYS, INDEX_NAMES, FunctionResult
+from custom_networks.metrics.quality_control import QCResult
 
 __all__ = ["FUNCTION_COLUMNS", "cohort_table", "function_row", "write_function_outputs"]
 
@@ -107,7 +104,8 @@ def _curve_figure(result: FunctionResult, qc: QCResult, subject: str):
     interval = result.frame_interval_ms
     timed = interval is not None and math.isfinite(interval) and interval > 0
     x = np.arange(n) * interval if timed else np.arange(n)
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    fig = Figure(figsize=(7.5, 4.5))
+    ax = fig.subplots()
     for key, name in _CURVE_NAMES.items():
         ax.plot(x, result.curves[key], marker="o", markersize=3, color=LABEL_COLORS[CURVE_KEYS[key]], label=name)
     for frame, phase in ((result.ed_frame, "ED"), (result.es_frame, "ES")):

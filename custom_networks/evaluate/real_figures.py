@@ -7,17 +7,14 @@ import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib import rcParams
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from custom_networks.core.geometry import spacing_from_affine  # noqa: E402
-from custom_networks.core.labels import LABEL_COLORS  # noqa: E402
-from custom_networks.core.nifti import save_figure  # noqa: E402
-from custom_networks.evaluate.scores import robust_scale  # noqa: E402
-from custom_networks.transforms.hr_grid import slice_axis_of  # noqa: E402
+from custom_networks.core.geometry import slice_axis_of, spacing_from_affine
+from custom_networks.core.labels import LABEL_COLORS
+from custom_networks.core.nifti import save_figure
+from custom_networks.evaluate.scores import robust_scale
 
 __all__ = ["bland_altman", "failure_view"]
 
@@ -59,7 +56,8 @@ def failure_view(rows: Sequence[Mapping], path: str | Path, title: str, cell_inc
     """
     if not rows:
         return None
-    fig, axes = plt.subplots(len(rows), 4, figsize=(4 * cell_inches, len(rows) * cell_inches), squeeze=False)
+    fig = Figure(figsize=(4 * cell_inches, len(rows) * cell_inches))
+    axes = fig.subplots(len(rows), 4, squeeze=False)
     for r, row in enumerate(rows):
         affine = np.asarray(row["affine"], float)
         axis = slice_axis_of(affine)
@@ -128,10 +126,11 @@ def bland_altman(
     if not panels:
         return None
     groups = sorted({g for _, _, pairs in panels for _, _, g in pairs})
-    colours = dict(zip(groups, plt.rcParams["axes.prop_cycle"].by_key()["color"], strict=False))
+    colours = dict(zip(groups, rcParams["axes.prop_cycle"].by_key()["color"], strict=False))
     cols = min(3, len(panels))
     n_rows = int(math.ceil(len(panels) / cols))
-    fig, axes = plt.subplots(n_rows, cols, figsize=(4.2 * cols, 3.4 * n_rows), squeeze=False)
+    fig = Figure(figsize=(4.2 * cols, 3.4 * n_rows))
+    axes = fig.subplots(n_rows, cols, squeeze=False)
     for ax, (key, name, pairs) in zip(axes.ravel(), panels, strict=False):
         pred, ref, group = (np.asarray(v) for v in zip(*pairs, strict=True))
         scale = 100.0 if key.endswith("EF") else 1.0
