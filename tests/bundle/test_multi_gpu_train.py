@@ -31,25 +31,72 @@ SAVE_RANK_STATES = {
 }
 
 
-def test_rank0_only_overrides_disable_every_logging_and_saving_handler():
-    """The overrides address handlers by list index: check that they hit the logging / saving handlers."""
+HANDLER_LISTS = ("train#handlers", "train#resume_handlers", "validate#handlers")
+RANK0_ONLY = {"StatsHandler", "TensorBoardStatsHandler", "CheckpointSaver"}
+
+
+def _kept_handlers(config_files: list[str], **overrides) -> dict[str, list[tuple[str, bool | None]]]:
+    """``{list id: [(_target_, print_lr), ...]}`` of the handlers MONAI keeps once it has resolved their ``_disabled_``
+    (a reference or an expression). Each handler is built as a plain dict (its arguments would build the networks and
+    the datasets); what ``_disabled_`` and ``print_lr`` refer to is the real config with ``overrides``."""
+    parser = ConfigParser(ConfigParser.load_config_files(config_files))
+    for key, value in overrides.items():
+        parser[key] = value
+    for list_id in HANDLER_LISTS:
+        parser[list_id] = [
+            {
+                "_target_": "builtins.dict",
+                "target": h["_target_"],
+                **{k: h[k] for k in ("_disabled_", "print_lr") if k in h},
+            }
+            for h in parser[list_id]
+        ]
+    return {
+        list_id: [(h["target"], h.get("print_lr")) for h in parser.get_parsed_content(list_id)]
+        for list_id in HANDLER_LISTS
+    }
+
+
+def test_rank0_only_switches_disable_every_logging_and_saving_handler():
+    """The logging / saving handlers refer to the named switch rank_zero_only_off, the generator's LrScheduleHandler
+    to print_lr (no override addresses a handler by list index); the switches drop them on ranks > 0 only."""
     config = ConfigParser(ConfigParser.load_config_files([str(TRAIN), str(MULTI_GPU)]))
-    rank0_only = {"StatsHandler", "TensorBoardStatsHandler", "CheckpointSaver"}
     seen = set()
-    for list_id in ("train#handlers", "train#resume_handlers", "validate#handlers"):
-        for i, handler in enumerate(config[list_id]):
+    for list_id in HANDLER_LISTS:
+        for handler in config[list_id]:
             target = handler["_target_"]
-            disabled = handler.get("_disabled_")
-            if target in rank0_only:
+            if target in RANK0_ONLY:
                 seen.add(target)
-                assert disabled == "$@rank > 0", f"{list_id}#{i} ({target}) must run on rank 0 only"
+                assert handler.get("_disabled_") == "@rank_zero_only_off", f"{list_id}: {target} only on rank 0"
             else:
-                assert disabled != "$@rank > 0", f"{list_id}#{i} ({target}) must run on every rank"
-    assert seen == rank0_only
+                assert handler.get("_disabled_") != "@rank_zero_only_off", f"{list_id}: {target} on every rank"
+    assert seen == RANK0_ONLY
+    assert (config["rank_zero_only_off"], config["print_lr"]) == ("$@rank > 0", "$@rank == 0")
+    assert not [key for key in json.loads(MULTI_GPU.read_text()) if re.search(r"#\d", key)]  # no list position
+    (generator_lr,) = [h for h in config["train#handlers"] if h.get("lr_scheduler") == "@g_lr_scheduler"]
+    assert generator_lr["_target_"] == "LrScheduleHandler" and generator_lr["print_lr"] == "@print_lr"
+
+    every_rank = [("LrScheduleHandler", True), ("LrScheduleHandler", False), ("ValidationHandler", None)]
+    logging = [("StatsHandler", None), ("TensorBoardStatsHandler", None)]
+    everything = {
+        "train#handlers": every_rank + logging,
+        "train#resume_handlers": [("CheckpointSaver", None)],  # the CheckpointLoader only with --resume
+        "validate#handlers": [*logging, ("CheckpointSaver", None)],
+    }
+    rank_zero_only = {
+        "train#handlers": [("LrScheduleHandler", False), *every_rank[1:]],
+        "train#resume_handlers": [],
+        "validate#handlers": [],
+    }
+    assert _kept_handlers([str(TRAIN)]) == everything  # one process
+    assert _kept_handlers([str(TRAIN)], rank_zero_only_off=True, print_lr=False) == rank_zero_only
+    ddp = [str(TRAIN), str(MULTI_GPU)]
+    no_ddp = {"discriminator": "@discriminator_def"}  # d_optimizer (a _disabled_ refers to it) without a process group
+    assert _kept_handlers(ddp, rank=0, **no_ddp) == everything
+    assert _kept_handlers(ddp, rank=1, **no_ddp) == rank_zero_only
     # the discriminator runs on real and fake batches before one backward: a per-forward in-place broadcast of its
     # batch-norm statistics breaks cuDNN's batch-norm backward (seen on a GPU: benchmarks/gpu_check.py)
     assert config["discriminator"]["broadcast_buffers"] is False
-    assert config["train#handlers#0#_target_"] == "LrScheduleHandler" and config["train#handlers#0#print_lr"]
     assert "DistributedSampler" in config["train#sampler#_target_"] and config["train#dataloader#shuffle"] is False
     assert "$import torch.distributed as dist" in config["imports"]  # merged with train.json's imports
     assert len(config["imports"]) > 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -132,8 +133,8 @@ def test_checkpoints_and_resume(trained, overrides):
 
 @pytest.mark.slow
 def test_evaluate_scores_adapted_and_unadapted_target_test_cases(trained, overrides):
-    from custom_networks.bundle import fit_histogram_matching, source_training_items
-    from custom_networks.bundle.report import read_raw
+    from custom_networks.baselines import fit_histogram_matching, source_training_items
+    from custom_networks.metric_table import read_raw
 
     work = trained[0]
     calibration = work / "calibration"
@@ -176,8 +177,35 @@ def test_comparator_overrides_swap_the_network_and_the_output_folders(overrides,
         assert set(map(id, net.generator_parameters())).isdisjoint(map(id, net.discriminator_parameters()))
 
 
+HANDLER_LISTS = ("train#handlers", "train#resume_handlers", "validate#handlers")
+
+
+def _kept_handlers(config_files: list[str], **overrides) -> dict[str, list[tuple[str, bool | None]]]:
+    """``{list id: [(_target_, print_lr), ...]}`` of the handlers MONAI keeps once it has resolved their ``_disabled_``
+    (a reference or an expression). Each handler is built as a plain dict (its arguments would build the networks and
+    the datasets); what ``_disabled_`` and ``print_lr`` refer to is the real config with ``overrides``."""
+    parser = ConfigParser(ConfigParser.load_config_files(config_files))
+    for key, value in overrides.items():
+        parser[key] = value
+    for list_id in HANDLER_LISTS:
+        parser[list_id] = [
+            {
+                "_target_": "builtins.dict",
+                "target": h["_target_"],
+                **{k: h[k] for k in ("_disabled_", "print_lr") if k in h},
+            }
+            for h in parser[list_id]
+        ]
+    return {
+        list_id: [(h["target"], h.get("print_lr")) for h in parser.get_parsed_content(list_id)]
+        for list_id in HANDLER_LISTS
+    }
+
+
 def test_multi_gpu_overrides():
-    """DDP needs find_unused_parameters; the rank-0-only overrides hit the logging / saving handlers."""
+    """DDP needs find_unused_parameters; the logging / saving handlers refer to the named switch rank_zero_only_off,
+    the generators' LrScheduleHandler to print_lr (no override addresses a handler by list index), and the switches
+    drop them on ranks > 0 only."""
     config = ConfigParser(ConfigParser.load_config_files([TRAIN, MULTI_GPU]))
     assert config["network"]["find_unused_parameters"] is True
     # the discriminators run several times before one backward: a per-forward in-place broadcast of their batch-norm
@@ -187,16 +215,37 @@ def test_multi_gpu_overrides():
     assert config["validate#network#translator"] == "$@network.module"
     rank0_only = {"StatsHandler", "TensorBoardStatsHandler", "CheckpointSaver"}
     seen = set()
-    for list_id in ("train#handlers", "train#resume_handlers", "validate#handlers"):
-        for i, handler in enumerate(config[list_id]):
+    for list_id in HANDLER_LISTS:
+        for handler in config[list_id]:
             target = handler["_target_"]
             if target in rank0_only:
                 seen.add(target)
-                assert handler.get("_disabled_") == "$@rank > 0", f"{list_id}#{i} ({target}) must run on rank 0 only"
+                assert handler.get("_disabled_") == "@rank_zero_only_off", f"{list_id}: {target} only on rank 0"
             else:
-                assert handler.get("_disabled_") != "$@rank > 0", f"{list_id}#{i} ({target}) must run on every rank"
+                assert handler.get("_disabled_") != "@rank_zero_only_off", f"{list_id}: {target} on every rank"
     assert seen == rank0_only
+    assert (config["rank_zero_only_off"], config["print_lr"]) == ("$@rank > 0", "$@rank == 0")
+    assert not [key for key in json.loads(Path(MULTI_GPU).read_text()) if re.search(r"#\d", key)]  # no list position
+    (generator_lr,) = [h for h in config["train#handlers"] if h.get("lr_scheduler") == "@g_lr_scheduler"]
+    assert generator_lr["_target_"] == "LrScheduleHandler" and generator_lr["print_lr"] == "@print_lr"
     assert "$import torch.distributed as dist" in config["imports"] and len(config["imports"]) > 2
+
+    every_rank = [("LrScheduleHandler", True), ("LrScheduleHandler", False), ("ValidationHandler", None)]
+    logging = [("StatsHandler", None), ("TensorBoardStatsHandler", None)]
+    everything = {
+        "train#handlers": every_rank + logging,
+        "train#resume_handlers": [("CheckpointSaver", None)],  # the CheckpointLoader only with --resume
+        "validate#handlers": [*logging, ("CheckpointSaver", None)],
+    }
+    rank_zero_only = {
+        "train#handlers": [("LrScheduleHandler", False), *every_rank[1:]],
+        "train#resume_handlers": [],
+        "validate#handlers": [],
+    }
+    assert _kept_handlers([TRAIN]) == everything  # one process
+    assert _kept_handlers([TRAIN], rank_zero_only_off=True, print_lr=False) == rank_zero_only
+    assert _kept_handlers([TRAIN, MULTI_GPU], rank=0) == everything
+    assert _kept_handlers([TRAIN, MULTI_GPU], rank=1) == rank_zero_only
 
 
 def test_histogram_matching_baseline_fits_on_the_training_sources_and_evaluates(overrides, tmp_path):
