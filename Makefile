@@ -19,7 +19,7 @@ $(STAMP): requirements.txt pyproject.toml
 demo: $(STAMP)
 	$(PY) -m custom_networks.data synth --out $(DEMO_DIR)/dataset --subjects 3 --domain source --seed 0 --overwrite
 	$(PY) -m custom_networks.data preview --dataset $(DEMO_DIR)/dataset --out $(DEMO_DIR)/preview.png
-	$(PY) -m custom_networks.bundle.demo --out $(DEMO_DIR)
+	$(PY) -m custom_networks.demo --out $(DEMO_DIR)
 	@echo "Generated dataset: $(DEMO_DIR)/dataset (preview $(DEMO_DIR)/preview.png);" \
 	      "Gemini-GAN outputs: $(DEMO_DIR)/inference (overlay $(DEMO_DIR)/demo_overlay.png)"
 

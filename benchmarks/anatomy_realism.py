@@ -35,11 +35,12 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from custom_networks.core.cli import run_cli
+from custom_networks.core.errors import InputError
 from custom_networks.core.geometry import slice_axis_of, spacing_from_affine
 from custom_networks.core.label_maps import load_label, read_annotation
-from custom_networks.core.nifti import InputError, atomic_output_dir, load_nifti, save_figure
+from custom_networks.core.nifti import atomic_output_dir, load_nifti, save_figure
 from custom_networks.datalists.flat import find_real_cases
-from custom_networks.utils.cli import run_cli
 
 ANATOMY = ("lv_ml", "myo_ml", "rv_ml", "lv_rv_ratio", "wall_mm")
 APPEARANCE = ("int_lv", "int_myo", "int_rv", "int_ring", "fov_mm")
@@ -170,13 +171,11 @@ def _summary_table(rows: list[dict], keys, groups) -> list[str]:
 
 
 def _plot(rows: list[dict], groups: list[str], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: files only, no global backend
 
     keys = [*ANATOMY, *APPEARANCE]
-    fig, axes = plt.subplots(2, 5, figsize=(17, 6.5))
+    fig = Figure(figsize=(17, 6.5))
+    axes = fig.subplots(2, 5)
     for ax, key in zip(axes.flat, keys, strict=True):
         data, names = [], []
         for g in groups:
@@ -192,7 +191,6 @@ def _plot(rows: list[dict], groups: list[str], path: Path) -> None:
     fig.suptitle("Generated vs real short-axis stacks: anatomy (top) and appearance (bottom)")
     fig.tight_layout()
     save_figure(fig, path)
-    plt.close(fig)
 
 
 def run(

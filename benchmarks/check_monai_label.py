@@ -33,8 +33,8 @@ def main(out: str = "benchmarks/results/monai_label.md", seed: int = 2027) -> No
     from monailabel.tasks.infer.bundle import BundleInferTask
 
     from custom_networks.core import dice_per_class
-    from custom_networks.data import resample_to_grid, synthesize_dataset
-    from custom_networks.transforms import hr_grid_for
+    from custom_networks.core.geometry import hr_grid_for, resample_to_grid
+    from custom_networks.data import synthesize_dataset
 
     with tempfile.TemporaryDirectory() as tmp:
         dataset = synthesize_dataset(Path(tmp) / "data", subjects=1, seed=seed, progress=False)

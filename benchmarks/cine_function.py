@@ -33,17 +33,16 @@ import nibabel as nib
 import numpy as np
 import torch
 
+from custom_networks.cine import run_cine
+from custom_networks.core.geometry import labels_on_native_grid
+from custom_networks.core.nifti import write_text_atomic
+from custom_networks.datalists.flat import RealCase, find_real_cases, load_real_case
+from custom_networks.datalists.registry import REAL_SETS
+from custom_networks.evaluate.cine_function import analyse_ed_es, segmentation_frames
+from custom_networks.evaluate.native_grid import native_clinical_scores
+from custom_networks.predict import predict
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from custom_networks.cine import run_cine  # noqa: E402
-from custom_networks.datalists.flat import RealCase, find_real_cases, load_real_case  # noqa: E402
-from custom_networks.datalists.registry import REAL_SETS  # noqa: E402
-from custom_networks.evaluate.cine_function import analyse_ed_es, segmentation_frames  # noqa: E402
-from custom_networks.evaluate.native_grid import labels_on_native_grid, native_clinical_scores  # noqa: E402
-from custom_networks.predict import predict  # noqa: E402
-from custom_networks.utils import write_text_atomic  # noqa: E402
-
 logger = logging.getLogger("cine_function")
 
 #: Indices compared on ACDC / M&Ms.

@@ -29,7 +29,8 @@ from pathlib import Path
 from real_scans import run as real_scans  # sibling module: benchmarks/ is sys.path[0] when this script runs
 
 from custom_networks.core.cli import run_cli
-from custom_networks.core.nifti import InputError, atomic_output_dir
+from custom_networks.core.errors import InputError
+from custom_networks.core.nifti import atomic_output_dir
 
 #: The Gemini-GAN generator's inference: the bundle's inference.json with its override layered on it.
 GENERATOR_CONFIGS = ["inference.json", "inference_gemini.json"]

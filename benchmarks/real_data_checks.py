@@ -41,9 +41,10 @@ from tqdm.auto import tqdm
 
 from custom_networks.baselines import interpolate_dataset
 from custom_networks.core.cases import phase_of
+from custom_networks.core.errors import InputError
 from custom_networks.core.geometry import hr_grid_for, resample_to_grid
 from custom_networks.core.labels import LABEL_COLORS
-from custom_networks.core.nifti import InputError, atomic_output_dir, load_nifti, save_figure, save_nifti
+from custom_networks.core.nifti import atomic_output_dir, load_nifti, save_figure, save_nifti
 from custom_networks.data import (
     FILE_KEYS,
     PHASES,

@@ -56,9 +56,11 @@ import fire
 import numpy as np
 from tqdm.auto import tqdm
 
-from custom_networks.core.geometry import slice_axis_of, spacing_from_affine
+from custom_networks.core.cli import find_input_error, format_exception_line
+from custom_networks.core.errors import InputError
+from custom_networks.core.geometry import LABEL_PROFILES, labels_on_native_grid, slice_axis_of, spacing_from_affine
 from custom_networks.core.label_maps import load_label
-from custom_networks.core.nifti import InputError, atomic_output_dir, load_nifti, save_nifti, write_text_atomic
+from custom_networks.core.nifti import atomic_output_dir, load_nifti, save_nifti, write_text_atomic
 from custom_networks.datalists.flat import find_real_cases, load_real_case
 from custom_networks.datalists.registry import REAL_SETS
 from custom_networks.evaluate.held_out import (
@@ -71,16 +73,9 @@ from custom_networks.evaluate.held_out import (
     sample_on_stack,
     score_held_out,
 )
-from custom_networks.evaluate.native_grid import (
-    PROFILES,
-    heart_found,
-    labels_on_native_grid,
-    native_clinical_scores,
-    native_segmentation_scores,
-)
+from custom_networks.evaluate.native_grid import heart_found, native_clinical_scores, native_segmentation_scores
 from custom_networks.evaluate.real_figures import bland_altman, failure_view
 from custom_networks.metrics.gemini_compat import slicewise_psnr_ssim
-from custom_networks.utils.cli import find_input_error, format_exception_line
 
 logger = logging.getLogger("real_scans")
 
@@ -276,7 +271,7 @@ def score_segmentations(loaded: Mapping, pred_dir: Path, method: str, seconds: M
             continue
         row = {"method": method, "set": case.set, "case": name, "subject": case.subject, "phase": case.phase}
         notes: list[str] = []
-        for profile in PROFILES:
+        for profile in LABEL_PROFILES:
             on_grid = labels_on_native_grid(pred, pred_affine, ref.shape, affine, profile=profile)
             scores, profile_notes = native_segmentation_scores(on_grid, ref, affine, annotation)
             prefix = "" if profile == "centre" else f"{profile}_"

@@ -23,13 +23,12 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from real_scans import ALL, CLASSES, _held_out
+from real_scans import run as real_scans
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from real_scans import ALL, CLASSES, _held_out  # noqa: E402
-from real_scans import run as real_scans  # noqa: E402
-
-from custom_networks.core.nifti import InputError, atomic_output_dir, save_figure  # noqa: E402
-from custom_networks.utils.cli import run_cli  # noqa: E402
+from custom_networks.core.cli import run_cli
+from custom_networks.core.errors import InputError
+from custom_networks.core.nifti import atomic_output_dir, save_figure
 
 logger = logging.getLogger("slice_segmenter_curve")
 
@@ -132,12 +131,10 @@ def main(
                 )
             lines.append(f"| {name} | {iteration} | {cpu_hours:.2f} | " + " | ".join(cells) + " |")
         (folder / "summary.md").write_text("\n".join(lines) + "\n")
-        import matplotlib
+        from matplotlib.figure import Figure  # no pyplot: files only, no global backend
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, axes = plt.subplots(1, len(CLASSES), figsize=(4 * len(CLASSES), 3.4), sharey=True)
+        fig = Figure(figsize=(4 * len(CLASSES), 3.4))
+        axes = fig.subplots(1, len(CLASSES), sharey=True)
         for ax, (c, title) in zip(axes, CLASSES.items(), strict=True):
             for g in groups:
                 mine = [r for r in rows if r["set"] == g]

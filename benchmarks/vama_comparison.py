@@ -38,7 +38,6 @@ import fire
 import numpy as np
 from scipy.stats import wilcoxon
 
-from custom_networks.bundle.report import read_raw
 from custom_networks.bundle.translation_methods import (
     METHOD_NAMES,
     TRANSLATION_METHODS,
@@ -48,6 +47,7 @@ from custom_networks.bundle.translation_methods import (
 )
 from custom_networks.bundle.workflows import load_workflow
 from custom_networks.core.nifti import atomic_output_dir
+from custom_networks.metric_table import read_raw
 
 logger = logging.getLogger("vama_comparison")
 

@@ -28,8 +28,9 @@ from custom_networks.bundle.translation_methods import (
     VAMA_BUNDLE,
     method_configs,
 )
+from custom_networks.core.errors import InputError
 from custom_networks.core.labels import LABEL_COLORS
-from custom_networks.core.nifti import InputError, save_figure
+from custom_networks.core.nifti import save_figure
 from custom_networks.evaluate import dice_per_class
 from custom_networks.pairs import load_pairs
 

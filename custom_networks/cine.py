@@ -34,8 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from custom_networks.core.nifti import InputError, check_output_folder
-from custom_networks.utils.cli import find_input_error, run_cli
+from custom_networks.core.cli import find_input_error, run_cli
+from custom_networks.core.errors import InputError
+from custom_networks.core.nifti import check_output_folder
 
 if TYPE_CHECKING:
     from custom_networks.metrics.cardiac_cycle import FunctionResult

@@ -41,18 +41,17 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
+from custom_networks.core.cli import find_input_error, format_exception_line, run_cli
 from custom_networks.core.dicom import is_dicom_folder
-from custom_networks.core.errors import disk_full_in
+from custom_networks.core.errors import InputError, disk_full_in
 from custom_networks.core.nifti import (
     NIFTI_SUFFIXES,
-    InputError,
     atomic_output_dir,
     check_output_folder,
     file_sha256,
     nifti_stem,
     write_text_atomic,
 )
-from custom_networks.utils.cli import find_input_error, format_exception_line, run_cli
 
 __all__ = ["CohortResult", "Subject", "find_subjects", "main", "run_cohort"]
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import sys
 
+from custom_networks.core.cli import run_cli
 from custom_networks.core.dicom import check_output_file, list_dicom_series, read_dicom_series, save_cine
-from custom_networks.utils.cli import run_cli
 
 __all__ = ["DicomCLI", "main"]
 

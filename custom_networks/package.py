@@ -27,10 +27,11 @@ Then, from the unpacked folder (no ``custom_networks`` installation needed)::
 
 from __future__ import annotations
 
-import errno
+import ast
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -39,10 +40,18 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 
 import custom_networks
-from custom_networks.core.nifti import InputError, check_output_folder, file_sha256
-from custom_networks.utils.cli import run_cli
+from custom_networks.core.cli import run_cli
+from custom_networks.core.errors import InputError, is_disk_full
+from custom_networks.core.nifti import check_output_folder, file_sha256, put_in_place
 
-__all__ = ["MODEL_CARD_SECTIONS", "OPTIONAL_PACKAGES", "main", "package_bundle", "validate_metadata"]
+__all__ = [
+    "MODEL_CARD_SECTIONS",
+    "OPTIONAL_PACKAGES",
+    "main",
+    "package_bundle",
+    "validate_metadata",
+    "vendored_modules",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -61,14 +70,13 @@ MODEL_CARD_SECTIONS = {
     "limitations": ("limitation",),
     "license and citation": ("licen",),
 }
-#: ``errno`` values of a full disk or an exhausted quota.
-_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 #: What a bundle folder holds that never goes into a package.
 _EXCLUDED = ("__pycache__", "*.pyc", "*.ts", "runs", "eval", "data", ".ipynb_checkpoints")
-_SCRIPTS_INIT = '''"""Code vendored into this bundle: a copy of the ``custom_networks`` package (version {version}).
+_SCRIPTS_INIT = '''"""Code vendored into this bundle: the modules of ``custom_networks`` {version} that its configs run.
 
 Importing ``scripts`` (every config of the bundle does it first) puts this folder first on ``sys.path``, so that the
-configs' ``custom_networks`` references resolve to this copy, whatever else is installed.
+configs' ``custom_networks`` references resolve to this copy, whatever else is installed (a copy imported from
+elsewhere before is forgotten).
 """
 
 import os
@@ -77,6 +85,9 @@ import sys
 _HERE = os.path.dirname(os.path.abspath(__file__))
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
+for _name in [m for m in sys.modules if m == "custom_networks" or m.startswith("custom_networks.")]:
+    if not (getattr(sys.modules[_name], "__file__", None) or "").startswith(_HERE):
+        del sys.modules[_name]
 '''
 
 
@@ -136,21 +147,47 @@ def _check_model_card(card: Path) -> list[str]:
     return [topic for topic, words in MODEL_CARD_SECTIONS.items() if not any(w in h for h in headings for w in words)]
 
 
-def _vendor_imports(config: Path) -> bool:
-    """Make a config import ``scripts`` first (when it imports anything); True when changed."""
+#: First item of a vendored config's ``initialize``: put the bundle folder on ``sys.path``, found from the running
+#: ``ConfigWorkflow`` (its ``config_root_path``), so that ``import scripts`` works from any working folder. MONAI puts
+#: the bundle folder there itself only in ``run()``, after ``initialize``; the ``imports`` section, evaluated when the
+#: config is parsed, binds a placeholder for a module it cannot find, and the imports that follow this item bind the
+#: vendored code in its place. Without a ``ConfigWorkflow`` (MONAI Label, which puts the bundle on ``sys.path``
+#: itself) it does nothing.
+_FIND_BUNDLE_ROOT = (
+    "$[__import__('sys').path.insert(0, str(root)) for root in [next((f.f_locals['self'].config_root_path.resolve()"
+    ".parent for f, _ in __import__('traceback').walk_stack(None) if isinstance(f.f_locals.get('self'), "
+    "monai.bundle.ConfigWorkflow)), None)] if root is not None]"
+)
+
+
+def _vendor_config(config: Path) -> bool:
+    """Make a config import ``scripts`` (the vendored code) first, and its ``initialize`` (when it has one) find the
+    bundle folder and import the vendored code again (see :data:`_FIND_BUNDLE_ROOT`); True when changed."""
     data = json.loads(config.read_text())
+    if not isinstance(data, dict):
+        return False
+    changed, imports = False, ["$import scripts"]
     for key in ("imports", "+imports"):
-        if isinstance(data, dict) and isinstance(data.get(key), list) and "$import scripts" not in data[key]:
+        if isinstance(data.get(key), list) and "$import scripts" not in data[key]:
             data[key] = ["$import scripts", *data[key]]
-            config.write_text(json.dumps(data, indent=4) + "\n")
-            return True
-    return False
+            imports += [i for i in data[key] if i.startswith("$import custom_networks")]
+            changed = True
+    if isinstance(data.get("initialize"), list):
+        data["initialize"] = [
+            _FIND_BUNDLE_ROOT,
+            *dict.fromkeys([*imports, "$import custom_networks"]),
+            *data["initialize"],
+        ]
+        changed = True
+    if changed:
+        config.write_text(json.dumps(data, indent=4) + "\n")
+    return changed
 
 
 def _copy_failure(err: shutil.Error, target: Path) -> InputError:
     """One line for the errors ``shutil.copytree`` collected (a list of ``(source, destination, reason)``)."""
     problems = [e for e in (err.args[0] if err.args and isinstance(err.args[0], list) else []) if len(e) == 3]
-    if any(f"[Errno {code}]" in str(why) for _, _, why in problems for code in _DISK_FULL):
+    if is_disk_full(err):
         return InputError(f"{target}: no space left on the device")
     if not problems:
         return InputError(f"{target}: copying the bundle failed ({err})")
@@ -159,25 +196,101 @@ def _copy_failure(err: shutil.Error, target: Path) -> InputError:
     return InputError(f"{source}: cannot be copied into the package ({why}){more}")
 
 
-def _put_in_place(tmp: Path, target: Path, overwrite: bool) -> None:
-    """Rename ``tmp`` onto ``target``; without ``overwrite`` only if no ``target`` exists at that moment."""
-    if overwrite:
-        os.replace(tmp, target)
-        return
-    try:
-        os.link(tmp, target)  # atomic: fails when the name exists
-    except FileExistsError as err:
-        raise InputError(f"{target}: exists (pass --overwrite True to replace it)") from err
-    except OSError as err:
-        if err.errno in _DISK_FULL:
-            raise
-        try:  # no hard links on this file system: exclusive create, then replace
-            os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-        except FileExistsError as exists:
-            raise InputError(f"{target}: exists (pass --overwrite True to replace it)") from exists
-        os.replace(tmp, target)
-        return
-    os.unlink(tmp)
+#: A reference to the project's code in a config (``_target_`` values and ``$`` expressions).
+_REFERENCE = re.compile(r"custom_networks(?:\.[A-Za-z_]\w*)+")
+
+
+def _module_file(module: str) -> Path | None:
+    """The source file of one of the project's modules (a package's ``__init__.py``), or None."""
+    path = REPO.joinpath(*module.split("."))
+    for candidate in (path / "__init__.py", path.with_suffix(".py")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _lazy_exports(init: Path) -> dict[str, str]:
+    """A package's ``_EXPORTS`` (public name -> module, :func:`~custom_networks.core.lazy_exports.lazy_exports`)."""
+    for node in ast.parse(init.read_text()).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "_EXPORTS" for t in node.targets):
+            return ast.literal_eval(node.value)
+    return {}
+
+
+def _modules_of(reference: str) -> set[str]:
+    """The modules a dotted reference (``custom_networks.transforms.LoadStackd``) needs, with their packages."""
+    parts = reference.split(".")
+    found: set[str] = set()
+    for i in range(len(parts), 0, -1):
+        module = ".".join(parts[:i])
+        source = _module_file(module)
+        if source is None:
+            continue
+        found.add(module)
+        if i < len(parts) and source.name == "__init__.py" and parts[i] in (exports := _lazy_exports(source)):
+            found.add(f"{module}.{exports[parts[i]]}")
+        break
+    return found | {".".join(m.split(".")[:k]) for m in found for k in range(1, m.count(".") + 1)}
+
+
+def _imports_of(module: str) -> set[str]:
+    """The project's modules that a module imports anywhere in its code (at the top or inside functions)."""
+    source = _module_file(module)
+    package = module if source.name == "__init__.py" else module.rsplit(".", 1)[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source.read_text())):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join([*package.split(".")[: len(package.split(".")) - node.level + 1], base]).strip(".")
+            names = [base, *(f"{base}.{a.name}" for a in node.names)]
+        else:
+            continue
+        for name in names:
+            if name == "custom_networks" or name.startswith("custom_networks."):
+                found |= _modules_of(name)
+    return found
+
+
+def vendored_modules(bundle: str | os.PathLike) -> list[str]:
+    """The project's modules a bundle runs: those its configs name (``_target_`` values, ``$`` expressions), and
+    everything they import, transitively; what the zoo zip vendors under ``scripts/custom_networks``.
+
+    Args:
+        bundle: the bundle folder.
+    """
+    seeds = {"custom_networks"}
+    for config in sorted(Path(bundle, "configs").rglob("*.json")):
+        for reference in _REFERENCE.findall(config.read_text()):
+            seeds |= _modules_of(reference)
+    done: set[str] = set()
+    todo = sorted(seeds)
+    while todo:
+        module = todo.pop()
+        if module not in done:
+            done.add(module)
+            todo += sorted(_imports_of(module) - done)
+    return sorted(done)
+
+
+def _vendor_code(bundle: Path, scripts: Path) -> int:
+    """Copy the modules of :func:`vendored_modules` (and the data files beside them) under ``scripts``; returns the
+    number of modules."""
+    modules = vendored_modules(bundle)
+    folders = set()
+    for module in modules:
+        source = _module_file(module)
+        target = scripts / source.relative_to(REPO)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+        folders.add(source.parent)
+    for folder in folders:  # data the code reads (e.g. data/domains.json)
+        for extra in folder.iterdir():
+            if extra.is_file() and extra.suffix not in (".py", ".pyc"):
+                shutil.copy2(extra, scripts / extra.relative_to(REPO))
+    return len(modules)
 
 
 def package_bundle(bundle: str, out: str, overwrite: bool = False) -> Path:
@@ -217,10 +330,10 @@ def package_bundle(bundle: str, out: str, overwrite: bool = False) -> Path:
         with tempfile.TemporaryDirectory(prefix=".package-", dir=out_dir) as tmp:
             stage = Path(tmp) / folder.name
             shutil.copytree(folder, stage, ignore=shutil.ignore_patterns(*_EXCLUDED))
-            shutil.copytree(REPO / "custom_networks", stage / "scripts" / "custom_networks",
-                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))  # fmt: skip
+            count = _vendor_code(folder, stage / "scripts")
+            logger.info("vendored %d modules of custom_networks (what the configs run)", count)
             (stage / "scripts" / "__init__.py").write_text(_SCRIPTS_INIT.format(version=custom_networks.__version__))
-            changed = [c.name for c in sorted((stage / "configs").rglob("*.json")) if _vendor_imports(c)]
+            changed = [c.name for c in sorted((stage / "configs").rglob("*.json")) if _vendor_config(c)]
             logger.info("configs importing the vendored code first: %s", ", ".join(changed))
             (stage / "configs" / "metadata.json").write_text(json.dumps(_versions(meta), indent=4) + "\n")
             if not (stage / "LICENSE").is_file():
@@ -243,11 +356,11 @@ def package_bundle(bundle: str, out: str, overwrite: bool = False) -> Path:
                 for path in sorted(stage.rglob("*")):
                     if path.is_file():
                         archive.write(path, path.relative_to(stage.parent).as_posix())
-            _put_in_place(partial, target, overwrite)
+            put_in_place(partial, target, overwrite)
     except shutil.Error as err:  # copytree collects the failures of every file into one exception
         raise _copy_failure(err, target) from err
     except OSError as err:
-        if err.errno in _DISK_FULL:
+        if is_disk_full(err):
             raise InputError(f"{target}: no space left on the device") from err
         raise
     logger.info("%s: %s (%.1f MB)", folder.name, target, target.stat().st_size / 1e6)

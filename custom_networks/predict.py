@@ -30,8 +30,9 @@ import time
 from pathlib import Path
 
 from custom_networks.bundle.translation_methods import TRANSLATION_METHODS
-from custom_networks.core.nifti import InputError, check_output_folder
-from custom_networks.utils.cli import run_cli
+from custom_networks.core.cli import run_cli
+from custom_networks.core.errors import InputError
+from custom_networks.core.nifti import check_output_folder
 
 __all__ = ["main", "predict"]
 

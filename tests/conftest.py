@@ -124,7 +124,7 @@ def checked_translation_step(model, source: torch.Tensor, target: torch.Tensor) 
 
 def tiny_pairs(tmp_path_factory) -> Path:
     """3 source + 3 target_a subjects (one per split), aligned pairs; built once per test process (V-AMA tests)."""
-    from custom_networks.bundle import ensure_paired_dataset
+    from custom_networks.pairs import ensure_paired_dataset
 
     return ensure_paired_dataset(tmp_path_factory.getbasetemp() / "vama_tiny_pairs", subjects=3, progress=False)
 

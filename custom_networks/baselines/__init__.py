@@ -1,6 +1,7 @@
 """Classic baselines. Super-resolution: interpolation of a short-axis stack onto the HR grid with ITK (linear,
 nearest-neighbour, cubic B-spline; label maps by nearest neighbour or one-hot linear interpolation), always in
-world coordinates. Domain adaptation: histogram matching onto the source cohort (:class:`HistogramMatching`).
+world coordinates. Domain adaptation: histogram matching onto the source cohort (:class:`HistogramMatching`,
+fitted on the V-AMA bundle's source training items by :func:`fit_histogram_matching`).
 
 Command line: ``python -m custom_networks.baselines {stack,dataset} ...`` (see
 :mod:`custom_networks.baselines.__main__`).
@@ -8,25 +9,21 @@ Command line: ``python -m custom_networks.baselines {stack,dataset} ...`` (see
 
 from __future__ import annotations
 
-from custom_networks.baselines.histogram_matching import HistogramMatching, interp_monotone
-from custom_networks.baselines.interpolation import (
-    LABEL_METHODS,
-    METHODS,
-    NUM_CLASSES,
-    interpolate_dataset,
-    interpolate_stack,
-    resample_image,
-    resample_labels,
-)
+from custom_networks.core.lazy_exports import lazy_exports
 
-__all__ = [
-    "HistogramMatching",
-    "interp_monotone",
-    "LABEL_METHODS",
-    "METHODS",
-    "NUM_CLASSES",
-    "interpolate_dataset",
-    "interpolate_stack",
-    "resample_image",
-    "resample_labels",
-]
+#: Public name -> the module that defines it (imported when the name is first used).
+_EXPORTS = {
+    "HistogramMatching": "histogram_matching",
+    "interp_monotone": "histogram_matching",
+    "LABEL_METHODS": "interpolation",
+    "METHODS": "interpolation",
+    "interpolate_dataset": "interpolation",
+    "interpolate_stack": "interpolation",
+    "resample_image": "interpolation",
+    "resample_labels": "interpolation",
+    "fit_histogram_matching": "histogram_calibration",
+    "load_calibration": "histogram_calibration",
+    "source_training_items": "histogram_calibration",
+}
+__all__ = [*_EXPORTS]
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

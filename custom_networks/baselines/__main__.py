@@ -16,8 +16,8 @@ import sys
 from collections.abc import Sequence
 
 from custom_networks.baselines.interpolation import interpolate_dataset, interpolate_stack
+from custom_networks.core.cli import run_cli
 from custom_networks.core.geometry import HR_SPACING
-from custom_networks.utils.cli import run_cli
 
 __all__ = ["dataset", "main", "stack"]
 

@@ -11,7 +11,7 @@ Field-of-view edges (ITK behaviour, checked in the tests): ITK treats a point as
 continuous index lies in ``[-0.5, n - 0.5)`` along every axis, i.e. within half a voxel of the outermost voxel
 centres (the voxels' outer faces). Points further out get ``default_value``. In the half-voxel border itself
 ``linear`` repeats the edge voxel (constant extrapolation), ``nearest`` takes the edge voxel, and ``bspline``
-mirrors the image about the edge voxel centre. The HR grid of :func:`~custom_networks.transforms.hr_grid_for`
+mirrors the image about the edge voxel centre. The HR grid of :func:`~custom_networks.core.geometry.hr_grid_for`
 covers the stack's field of view (its outermost voxel centres lie inside the stack's outer faces), so every HR
 voxel is inside, except a fraction of a voxel of rounding where the field of view is not a multiple of the HR
 voxel size.
@@ -29,15 +29,16 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from custom_networks.core.errors import InputError
 from custom_networks.core.geometry import HR_SPACING, hr_grid_for
 from custom_networks.core.itk_bridge import array_from_image, image_from_array, lps_geometry
-from custom_networks.core.nifti import InputError, load_nifti, save_nifti
+from custom_networks.core.labels import NUM_CLASSES
+from custom_networks.core.nifti import load_nifti, save_nifti
 from custom_networks.data.dataset import case_name
 
 __all__ = [
     "LABEL_METHODS",
     "METHODS",
-    "NUM_CLASSES",
     "interpolate_dataset",
     "interpolate_stack",
     "resample_image",
@@ -50,8 +51,6 @@ logger = logging.getLogger(__name__)
 METHODS = ("linear", "nearest", "bspline")
 #: Label-map interpolation methods.
 LABEL_METHODS = ("nearest", "onehot_linear")
-#: Classes of the project's label convention (0 background, 1 LV blood pool, 2 LV myocardium, 3 RV).
-NUM_CLASSES = 4
 
 
 def _itk():
@@ -215,7 +214,7 @@ def interpolate_stack(
 ) -> dict[str, Path]:
     """Interpolate a short-axis stack (and optionally its label map) onto its HR grid: the classic SR baseline.
 
-    The HR grid is :func:`~custom_networks.transforms.hr_grid_for` of the stack (its orientation, slice axis last,
+    The HR grid is :func:`~custom_networks.core.geometry.hr_grid_for` of the stack (its orientation, slice axis last,
     covering its field of view). The image is written scaled to [0, 1] by the stack's 0.5 and 99.5 percentiles and
     clipped (the intensity scaling of the networks' input), as ``<name>_sr.nii.gz``; the label map, resampled in
     world coordinates from its own affine, as ``<name>_seg.nii.gz``. Every input is read and checked, and existing

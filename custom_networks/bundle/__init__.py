@@ -1,82 +1,55 @@
-"""Small helpers that the bundles' JSON configs call (paths, checkpoints, datalists; for the V-AMA bundle also the
-paired source/target data and the chain V-AMA -> frozen Gemini-GAN)."""
+"""What the bundles' JSON configs call: bundle paths, checkpoints and datalists, the checked inference inputs, the
+workflow runner, what training starts from (generated stacks, pretrained weights, their record) and the V-AMA ->
+frozen Gemini-GAN chain. Nothing here is imported until a config uses it."""
 
 from __future__ import annotations
 
-from custom_networks.bundle.chain import (
-    AdaptThenSegment,
-    adapted_paths,
-    frozen_network,
-    gemini_bundle_root,
-    run_gemini_inference,
-)
-from custom_networks.bundle.domain_pairs import (
-    ensure_paired_dataset,
-    load_pairs,
-    pair_datasets,
-    target_inference_inputs,
-)
-from custom_networks.bundle.helpers import (
-    default_bundle_root,
-    existing_file,
-    latest_checkpoint,
-    load_datalist,
-    without_none,
-)
-from custom_networks.bundle.histogram_baseline import fit_histogram_matching, load_calibration, source_training_items
-from custom_networks.bundle.inputs import CaseList, cine_inputs, inference_inputs, report_failures
-from custom_networks.bundle.labelled_stacks import (
-    LABELLED_SPLITS,
-    generated_stacks,
-    labelled_stacks,
-    load_pretrained,
-    mixing_weights,
-    slice_training_stacks,
-    trained_on,
-    weights_record,
-)
-from custom_networks.bundle.source_twins import add_source_twins, evaluation_input_key, twins_available
-from custom_networks.bundle.translation_methods import TRANSLATION_METHODS, method_checkpoint
-from custom_networks.bundle.workflows import BUNDLES, GEMINI_BUNDLE, bundle_folder, load_workflow, parse_device
+from custom_networks.core.lazy_exports import lazy_exports
 
-__all__ = [
-    "BUNDLES",
-    "LABELLED_SPLITS",
-    "labelled_stacks",
-    "generated_stacks",
-    "mixing_weights",
-    "slice_training_stacks",
-    "weights_record",
-    "trained_on",
-    "load_pretrained",
-    "GEMINI_BUNDLE",
-    "bundle_folder",
-    "parse_device",
-    "TRANSLATION_METHODS",
-    "method_checkpoint",
-    "default_bundle_root",
-    "existing_file",
-    "CaseList",
-    "cine_inputs",
-    "inference_inputs",
-    "report_failures",
-    "load_workflow",
-    "latest_checkpoint",
-    "load_datalist",
-    "without_none",
-    "AdaptThenSegment",
-    "adapted_paths",
-    "ensure_paired_dataset",
-    "fit_histogram_matching",
-    "load_calibration",
-    "source_training_items",
-    "frozen_network",
-    "gemini_bundle_root",
-    "load_pairs",
-    "pair_datasets",
-    "run_gemini_inference",
-    "target_inference_inputs",
-    "add_source_twins",
-    "evaluation_input_key",
-    "twins_available",
-]
+#: Public name -> the module that defines it (imported when the name is first used).
+_EXPORTS = {
+    "adapted_paths": "chain",
+    "frozen_network": "chain",
+    "gemini_bundle_root": "chain",
+    "run_gemini_inference": "chain",
+    "default_bundle_root": "helpers",
+    "existing_file": "helpers",
+    "latest_checkpoint": "helpers",
+    "load_datalist": "helpers",
+    "without_none": "helpers",
+    "CaseList": "inputs",
+    "cine_inputs": "inputs",
+    "inference_inputs": "inputs",
+    "report_failures": "inputs",
+    "target_inference_inputs": "inputs",
+    "generated_stacks": "training",
+    "load_pretrained": "training",
+    "weights_record": "training",
+    "TRANSLATION_METHODS": "translation_methods",
+    "method_checkpoint": "translation_methods",
+    "BUNDLES": "workflows",
+    "GEMINI_BUNDLE": "workflows",
+    "bundle_folder": "workflows",
+    "load_workflow": "workflows",
+    "parse_device": "workflows",
+    "parse_roi_size": "workflows",
+}
+#: Names that lived here before, for configs users still hold: using one says where it went.
+_MOVED = {
+    "AdaptThenSegment": "custom_networks.nets.AdaptThenSegment",
+    "ensure_paired_dataset": "custom_networks.pairs.ensure_paired_dataset",
+    "load_pairs": "custom_networks.pairs.load_pairs",
+    "pair_datasets": "custom_networks.pairs.pair_datasets",
+    "add_source_twins": "custom_networks.pairs.add_source_twins",
+    "evaluation_input_key": "custom_networks.pairs.evaluation_input_key",
+    "twins_available": "custom_networks.pairs.twins_available",
+    "fit_histogram_matching": "custom_networks.baselines.fit_histogram_matching",
+    "load_calibration": "custom_networks.baselines.load_calibration",
+    "source_training_items": "custom_networks.baselines.source_training_items",
+    **{
+        name: f"custom_networks.datalists.{name}"
+        for name in ("LABELLED_SPLITS", "labelled_stacks", "slice_training_stacks", "mixing_weights", "trained_on")
+    },
+}
+__all__ = [*_EXPORTS]
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, moved=_MOVED)

@@ -1,8 +1,7 @@
 """V-AMA followed by the frozen Gemini-GAN: the validation network of the V-AMA bundle and the chained inference.
 
-* :class:`AdaptThenSegment`: ``x -> (translate(x), gemini_seg(translate(x)))``; the V-AMA bundle's evaluator runs
-  it so that the key validation metric is the frozen Gemini-GAN's Dice on translated target images (the quantity
-  domain adaptation is for), with the translation exposed as a second output.
+* the V-AMA bundle's evaluator runs :class:`~custom_networks.nets.AdaptThenSegment` (the translation, then the
+  frozen Gemini-GAN built and loaded by :func:`frozen_network`).
 * :func:`frozen_network`: a network with its weights loaded from a flat state dict, in eval mode, without gradients.
 * :func:`run_gemini_inference`: runs the Gemini-GAN bundle's own ``inference.json`` on adapted volumes (the
   ``chain_gemini`` option of the V-AMA bundle's inference).
@@ -20,44 +19,12 @@ import torch
 from torch import nn
 
 from custom_networks.bundle.workflows import GEMINI_BUNDLE, load_workflow
-from custom_networks.core.nifti import InputError
+from custom_networks.core.errors import InputError
 from custom_networks.transforms.save import output_stem
 
-__all__ = ["AdaptThenSegment", "adapted_paths", "frozen_network", "gemini_bundle_root", "run_gemini_inference"]
+__all__ = ["adapted_paths", "frozen_network", "gemini_bundle_root", "run_gemini_inference"]
 
 logger = logging.getLogger(__name__)
-
-#: Config id of the resampling onto the HR grid in the Gemini-GAN bundle's inference.json.
-_GEMINI_RESAMPLE = "preprocessing#transforms#1"
-
-
-class AdaptThenSegment(nn.Module):
-    """Translate a target-domain image into source appearance, then segment it with a (frozen) source-domain model.
-
-    Args:
-        translator: the domain-translation network (``forward(target) -> translation``, e.g. ``VAMA``).
-        segmenter: the segmentation network applied to the translation (e.g. ``GeminiGenerator(output="seg")``),
-            returning class logits.
-        adapt: ``False`` skips the translation (the segmenter sees the target image itself: the "no adaptation"
-            reference); the first output is then the input.
-    """
-
-    def __init__(self, translator: nn.Module, segmenter: nn.Module, adapt: bool = True) -> None:
-        super().__init__()
-        self.translator = translator
-        self.segmenter = segmenter
-        self.adapt = adapt
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return ``(translation, segmentation logits of the translation)``.
-
-        Args:
-            x: target-domain images ``(B, 1, *spatial)``, intensities in [0, 1].
-        """
-        translated = self.translator(x) if self.adapt else x
-        if translated is x:  # sliding-window inference scales each window's outputs in place: never return the input
-            translated = x.clone()
-        return translated, self.segmenter(translated)
 
 
 def frozen_network(network: nn.Module, ckpt_path: str | os.PathLike, device: str | torch.device = "cpu") -> nn.Module:
@@ -151,7 +118,7 @@ def run_gemini_inference(
         return []
     datalist = [{"image": str(p)} for p in inputs]
     logger.info("Gemini-GAN (%s) on %d adapted volume(s)", bundle, len(datalist))
-    overrides = {f"{_GEMINI_RESAMPLE}#_disabled_": True, **overrides}
+    overrides = {"resample_to_hr_grid": False, **overrides}  # the translations are on the HR grid already
     workflow = load_workflow(
         ["inference.json", "inference_gemini.json"],
         bundle=bundle,
@@ -159,9 +126,6 @@ def run_gemini_inference(
         output_dir=str(output_dir),
         **overrides,
     )
-    target = str(workflow.parser[f"{_GEMINI_RESAMPLE}#_target_"])
-    if not target.endswith("ResampleToHRGridd"):
-        raise RuntimeError(f"{bundle}/configs/inference.json: expected ResampleToHRGridd at {_GEMINI_RESAMPLE}")
     workflow.run()
     workflow.finalize()
     return [p[: -len(".nii.gz")] + "_seg.nii.gz" for p in (str(Path(output_dir) / Path(i).name) for i in inputs)]

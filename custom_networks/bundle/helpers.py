@@ -11,8 +11,7 @@ from typing import Any
 
 from monai.data import load_decathlon_datalist
 
-from custom_networks.core.nifti import InputError
-from custom_networks.data.dataset import ensure_dataset
+from custom_networks.core.errors import InputError
 
 __all__ = ["default_bundle_root", "existing_file", "latest_checkpoint", "load_datalist", "without_none"]
 
@@ -22,12 +21,16 @@ logger = logging.getLogger(__name__)
 def default_bundle_root(name: str) -> str:
     """Root folder of bundle ``name`` when ``--bundle_root`` is not given.
 
-    Works both from inside the bundle folder (the Model Zoo convention, ``bundle_root = "."``) and from the
-    folder that holds it (this repository's README commands).
+    Works from inside the bundle folder (the Model Zoo convention, ``bundle_root = "."``), from the folder that
+    holds it (this repository's README commands), and, for a packaged bundle (this code vendored in its
+    ``scripts/``), from anywhere.
     """
     cwd = Path.cwd()
     if cwd.name == name or (cwd / "configs" / "metadata.json").is_file() and not (cwd / name).is_dir():
         return "."
+    vendored = Path(__file__).resolve().parents[2]  # <bundle>/scripts when packaged
+    if vendored.name == "scripts" and (vendored.parent / "configs" / "metadata.json").is_file():
+        return str(vendored.parent)
     return str(Path(name))
 
 
@@ -69,6 +72,8 @@ def load_datalist(dataset_dir: str | os.PathLike, split: str, **synth_kwargs: An
         split: ``"training"``, ``"validation"`` or ``"test"``.
         synth_kwargs: arguments of :func:`custom_networks.data.ensure_dataset` used when generating.
     """
+    from custom_networks.data.dataset import ensure_dataset  # training / evaluation only: the data engine
+
     folder = ensure_dataset(dataset_dir, **synth_kwargs)
     items = load_decathlon_datalist(Path(folder) / "dataset.json", data_list_key=split, base_dir=folder)
     if not items:

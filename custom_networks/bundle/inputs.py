@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from custom_networks.core.dicom import is_dicom_folder
-from custom_networks.core.nifti import InputError, check_output_folder, write_text_atomic
-from custom_networks.data.dataset import case_name, ensure_dataset
+from custom_networks.core.errors import InputError
+from custom_networks.core.nifti import check_output_folder, write_text_atomic
 from custom_networks.transforms.save import output_stem
 
-__all__ = ["CaseList", "cine_inputs", "inference_inputs", "report_failures"]
+__all__ = ["CaseList", "cine_inputs", "inference_inputs", "report_failures", "target_inference_inputs"]
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +119,8 @@ def inference_inputs(
     if output_dir is not None:  # after the inputs are found (a missing input creates no output folder)
         output_dir = check_output_folder(Path(str(output_dir)))
     if input_path is None:
+        from custom_networks.data.dataset import case_name, ensure_dataset  # the embedded default only: the engine
+
         folder = ensure_dataset(dataset_dir, **synth_kwargs)
         test = json.loads((Path(folder) / "dataset.json").read_text())["test"]
         items = [{"image": str(Path(folder) / item[key]), "case": case_name(item)} for item in test]
@@ -248,3 +250,41 @@ def report_failures(datalist: Sequence[dict], output_dir: str | os.PathLike) -> 
         f"{report}: {len(failed)} of {total} inputs failed and were skipped (the others were written); "
         f"first: {failed[0][1]}"
     )
+
+
+def target_inference_inputs(
+    input_path: str | os.PathLike | None, dataset_dir: str | os.PathLike, **kwargs: Any
+) -> list[dict[str, str]]:
+    """Datalist of the V-AMA inference: the user's target-domain stacks, or the target test stacks of the paired
+    dataset (every target test case, also those whose pairing registration was rejected: translation needs no
+    source image).
+
+    Args:
+        input_path: a NIfTI file, a folder of NIfTI files, or None for the generated target test split.
+        dataset_dir: paired dataset folder used when ``input_path`` is None (generated first when it holds no
+            ``pairs.json``).
+        kwargs: arguments of :func:`~custom_networks.pairs.ensure_paired_dataset`; ``frame``, ``output_dir``,
+            ``postfixes``, ``overwrite`` and ``series`` are the input / output checks of :func:`inference_inputs`.
+
+    Returns:
+        ``[{"image": path[, "case": name]}, ...]`` (native target stacks, ``lr_image``).
+
+    Raises:
+        InputError: the path does not exist or holds no NIfTI file.
+    """
+    from custom_networks.pairs.domain_pairs import load_pairs  # the V-AMA bundle's default input only
+
+    check = {k: kwargs.pop(k) for k in ("frame", "output_dir", "postfixes", "overwrite", "series") if k in kwargs}
+    if input_path is not None:
+        return inference_inputs(input_path, dataset_dir, **check)
+    items = load_pairs(dataset_dir, "test", include_rejected=True, **kwargs)
+    out = [{"image": item["target_lr_image"], "case": item["case"]} for item in items]
+    if check.get("output_dir") is not None:
+        check_output_folder(check["output_dir"])
+        if not check.get("overwrite", True):
+            for item in out:
+                for postfix in check.get("postfixes", ()):
+                    target = Path(check["output_dir"]) / f"{item['case']}_{postfix}.nii.gz"
+                    if target.exists():
+                        raise InputError(f"{target}: exists (pass --overwrite True to replace it)")
+    return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from custom_networks.core.nifti import InputError
+from custom_networks.core.errors import InputError
 
 __all__ = ["METHOD_NAMES", "TRANSLATION_METHODS", "VAMA_BUNDLE", "method_checkpoint", "method_configs"]
 

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from monai.bundle import ConfigWorkflow
 
-from custom_networks.core.nifti import InputError
+from custom_networks.core.errors import InputError
 
 __all__ = ["BUNDLES", "GEMINI_BUNDLE", "bundle_folder", "load_workflow", "parse_device", "parse_roi_size"]
 

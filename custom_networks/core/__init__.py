@@ -23,6 +23,7 @@ _EXPORTS = {
     "list_dicom_series": "dicom",
     "read_dicom_series": "dicom",
     "InputError": "errors",
+    "install_error_handler": "cli",
     "HR_SPACING": "geometry",
     "apply_affine": "geometry",
     "centered_grid_affine": "geometry",

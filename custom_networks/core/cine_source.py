@@ -13,7 +13,8 @@ import nibabel as nib
 import numpy as np
 
 from custom_networks.core.dicom import is_dicom_folder, read_dicom_series_cached
-from custom_networks.core.nifti import NIFTI_SUFFIXES, InputError, frame_interval_ms, nifti_stem
+from custom_networks.core.errors import InputError
+from custom_networks.core.nifti import NIFTI_SUFFIXES, frame_interval_ms, nifti_stem
 
 __all__ = ["CineSource", "open_cine"]
 
@@ -176,7 +177,7 @@ def open_cine(path: str | os.PathLike, series: str | int | None = None) -> CineS
     Raises:
         InputError: missing path; unreadable file; T = 0; not 3D / 4D; a folder with no frames, unnumbered or
             missing frames, frames of different shapes or geometry; a DICOM folder holding several series or
-            inconsistent slices (see :func:`~custom_networks.utils.read_dicom_series`).
+            inconsistent slices (see :func:`~custom_networks.core.dicom.read_dicom_series`).
     """
     path = Path(str(path))
     if not path.exists():

@@ -15,7 +15,7 @@ cardiac phases. Geometry comes from the headers only, never from file names:
   the mean difference of consecutive trigger times, averaged over slices;
 - the affine maps ``(i, j, k)`` to LPS millimetres and is converted to RAS (the NIfTI convention).
 
-What would give a silently wrong geometry is refused with an :class:`~custom_networks.utils.InputError` naming the
+What would give a silently wrong geometry is refused with an :class:`~custom_networks.core.errors.InputError` naming the
 folder and the problem: several series in one folder (choose one with ``series``), files of different orientation
 (e.g. a localiser) or matrix size, slice positions offset in-plane (gantry tilt, sheared stack), non-uniform slice
 spacing (a missing slice), slices with different numbers of phases, two files at one position and trigger time,
@@ -34,8 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
+from custom_networks.core.errors import InputError
 from custom_networks.core.itk_bridge import RAS_TO_LPS
-from custom_networks.core.nifti import InputError, save_nifti
+from custom_networks.core.nifti import save_nifti
 
 __all__ = [
     "DicomSeries",

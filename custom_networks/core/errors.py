@@ -1,7 +1,7 @@
 """The project's one exception for unusable input, and the turning of a full disk into one of them.
 
 Every command ends an :class:`InputError` with one line ``error: <file or option>: <problem>`` and exit status 2
-(:mod:`custom_networks.utils.cli`); a full disk is a problem of the output's place, said the same way.
+(:mod:`custom_networks.core.cli`); a full disk is a problem of the output's place, said the same way.
 """
 
 from __future__ import annotations

@@ -12,6 +12,9 @@ import numpy as np
 from scipy import ndimage
 
 __all__ = [
+    "LABEL_PROFILES",
+    "SLAB_SAMPLES",
+    "labels_on_native_grid",
     "HR_SPACING",
     "apply_affine",
     "centered_grid_affine",
@@ -173,3 +176,51 @@ def hr_grid_for(
     rotation = (affine[:3, :3] / spacing)[:, list(order)]
     centre = apply_affine(affine, (np.asarray(shape, dtype=float) - 1) / 2)
     return hr_shape, centered_grid_affine(hr_shape, hr_spacing, rotation, centre), order
+
+
+#: Ways of bringing a label map onto a stack's grid (:func:`labels_on_native_grid`).
+LABEL_PROFILES = ("centre", "slab")
+#: Sample points across one slice spacing for the ``"slab"`` profile.
+SLAB_SAMPLES = 7
+
+
+def labels_on_native_grid(
+    pred: np.ndarray,
+    pred_affine: np.ndarray,
+    shape: Sequence[int],
+    affine: np.ndarray,
+    profile: str = "centre",
+    samples: int = SLAB_SAMPLES,
+    num_classes: int = 4,
+) -> np.ndarray:
+    """A label map brought onto a stack's grid in world coordinates (background outside its field of view).
+
+    Args:
+        pred: label map on its own grid.
+        pred_affine: its voxel-to-world affine.
+        shape: the stack's array shape.
+        affine: the stack's voxel-to-world affine.
+        profile: ``"centre"`` (label at the voxel centre) or ``"slab"`` (most frequent label over one slice spacing
+            along the slice axis).
+        samples: sample points of the ``"slab"`` profile.
+        num_classes: number of label values (0 .. ``num_classes - 1``).
+
+    Returns:
+        uint8 label map of ``shape``.
+    """
+    pred = np.asarray(pred).astype(np.uint8)
+    if profile == "centre":
+        return resample_to_grid(pred, pred_affine, shape, affine, order=0, mode="constant")
+    if profile != "slab":
+        raise ValueError(f"unknown profile {profile!r} (choose from {', '.join(LABEL_PROFILES)})")
+    if samples < 1:
+        raise ValueError(f"samples must be >= 1, got {samples}")
+    axis = slice_axis_of(affine)
+    votes = np.zeros((num_classes, *tuple(shape)), np.int16)
+    for offset in (np.arange(samples) + 0.5) / samples - 0.5:  # in slice-index units, symmetric about the centre
+        shift = np.eye(4)
+        shift[axis, 3] = offset
+        sampled = resample_to_grid(pred, pred_affine, shape, affine @ shift, order=0, mode="constant")
+        for c in range(num_classes):
+            votes[c] += sampled == c
+    return np.argmax(votes, axis=0).astype(np.uint8)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from custom_networks.core.nifti import InputError
+from custom_networks.core.errors import InputError
 
 __all__ = ["RAS_TO_LPS", "array_from_image", "image_from_array", "lps_geometry"]
 

@@ -21,7 +21,6 @@ from custom_networks.core.errors import InputError, disk_full_error, is_disk_ful
 
 __all__ = [
     "NIFTI_SUFFIXES",
-    "InputError",
     "NiftiFrameWriter",
     "abort_open_writers",
     "OUTPUT_MARKER",
@@ -35,6 +34,7 @@ __all__ = [
     "load_nifti",
     "nifti_stem",
     "publish_mode",
+    "put_in_place",
     "save_figure",
     "save_nifti",
     "write_text_atomic",
@@ -286,7 +286,7 @@ def save_nifti(
     try:
         nib.save(img, tmp)
         publish_mode(tmp)
-        _put_in_place(tmp, path, overwrite)
+        put_in_place(tmp, path, overwrite)
     except BaseException as err:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -296,8 +296,18 @@ def save_nifti(
     return path
 
 
-def _put_in_place(tmp: str | os.PathLike, path: Path, overwrite: bool) -> None:
-    """Rename ``tmp`` to ``path``; without ``overwrite`` only if ``path`` does not exist (atomically)."""
+def put_in_place(tmp: str | os.PathLike, path: str | os.PathLike, overwrite: bool) -> None:
+    """Rename a finished temporary file onto its final name; without ``overwrite`` only if no file of that name
+    exists at that moment (an atomic hard link), so of two writers at once only one succeeds.
+
+    Args:
+        tmp: the temporary file (in the same folder as ``path``).
+        path: the final name.
+        overwrite: replace an existing ``path``.
+
+    Raises:
+        InputError: ``path`` exists and ``overwrite`` is False.
+    """
     if overwrite:
         os.replace(tmp, path)
         return
@@ -305,7 +315,9 @@ def _put_in_place(tmp: str | os.PathLike, path: Path, overwrite: bool) -> None:
         os.link(tmp, path)
     except FileExistsError as err:
         raise InputError(f"{path}: exists (pass --overwrite True to replace it)") from err
-    except OSError:  # no hard links on this file system: exclusive create, then replace
+    except OSError as err:  # no hard links on this file system: exclusive create, then replace
+        if is_disk_full(err):
+            raise
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError as err:
@@ -624,7 +636,7 @@ class NiftiFrameWriter:
             self._file.close()
             self._raw.close()
             publish_mode(self._tmp)
-            _put_in_place(self._tmp, self.path, self.overwrite)
+            put_in_place(self._tmp, self.path, self.overwrite)
         except BaseException as err:
             self.abort()
             if is_disk_full(err):

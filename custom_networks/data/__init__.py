@@ -2,51 +2,41 @@
 
 from __future__ import annotations
 
-from custom_networks.core.geometry import centered_grid_affine, resample_to_grid, spacing_from_affine
-from custom_networks.data.acquisition import StackProtocol, sample_slice_shifts, simulate_stack, stack_to_hr
-from custom_networks.data.cine import CineVolumes, contraction_weight, generate_cine, synthesize_cine
-from custom_networks.data.dataset import FILE_KEYS, case_name, ensure_dataset, split_subjects, synthesize_dataset
-from custom_networks.data.domains import DomainPreset, get_domain, list_domains
-from custom_networks.data.heart import PHENOTYPES, HeartParams, HeartShape, Phenotype, sample_heart_params
-from custom_networks.data.heart_details import CardiacDetails
-from custom_networks.data.labelmaps import RealAnatomy, find_label_maps, load_label_map
-from custom_networks.data.preview import preview_dataset
-from custom_networks.data.synthesis import ANATOMY_DETAILS, PHASES, generate_subject
-from custom_networks.data.tissues import LABEL_NAMES, Tissue
+from custom_networks.core.lazy_exports import lazy_exports
 
-__all__ = [
-    "ANATOMY_DETAILS",
-    "FILE_KEYS",
-    "LABEL_NAMES",
-    "PHASES",
-    "PHENOTYPES",
-    "CardiacDetails",
-    "CineVolumes",
-    "DomainPreset",
-    "HeartParams",
-    "HeartShape",
-    "Phenotype",
-    "RealAnatomy",
-    "StackProtocol",
-    "Tissue",
-    "case_name",
-    "contraction_weight",
-    "generate_cine",
-    "centered_grid_affine",
-    "ensure_dataset",
-    "find_label_maps",
-    "generate_subject",
-    "get_domain",
-    "list_domains",
-    "load_label_map",
-    "preview_dataset",
-    "resample_to_grid",
-    "sample_heart_params",
-    "sample_slice_shifts",
-    "simulate_stack",
-    "spacing_from_affine",
-    "split_subjects",
-    "stack_to_hr",
-    "synthesize_cine",
-    "synthesize_dataset",
-]
+#: Public name -> the module that defines it (imported when the name is first used).
+_EXPORTS = {
+    "ANATOMY_DETAILS": "synthesis",
+    "FILE_KEYS": "dataset",
+    "LABEL_NAMES": "tissues",
+    "PHASES": "synthesis",
+    "PHENOTYPES": "heart",
+    "CardiacDetails": "heart_details",
+    "CineVolumes": "cine",
+    "DomainPreset": "domains",
+    "HeartParams": "heart",
+    "HeartShape": "heart",
+    "Phenotype": "heart",
+    "RealAnatomy": "labelmaps",
+    "StackProtocol": "acquisition",
+    "Tissue": "tissues",
+    "case_name": "dataset",
+    "contraction_weight": "cine",
+    "generate_cine": "cine",
+    "ensure_dataset": "dataset",
+    "find_label_maps": "labelmaps",
+    "generate_subject": "synthesis",
+    "get_domain": "domains",
+    "list_domains": "domains",
+    "load_label_map": "labelmaps",
+    "preview_dataset": "preview",
+    "sample_heart_params": "heart",
+    "sample_slice_shifts": "acquisition",
+    "simulate_stack": "acquisition",
+    "split_subjects": "dataset",
+    "stack_to_hr": "acquisition",
+    "synthesize_cine": "cine",
+    "synthesize_dataset": "dataset",
+}
+__all__ = [*_EXPORTS]
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

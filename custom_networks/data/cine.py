@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from custom_networks.core.nifti import InputError, check_output_folder, save_nifti, write_text_atomic
+from custom_networks.core.errors import InputError
+from custom_networks.core.nifti import check_output_folder, save_nifti, write_text_atomic
 from custom_networks.data.acquisition import StackProtocol, sample_slice_shifts
 from custom_networks.data.appearance import bias_field, draw_intensities
 from custom_networks.data.domains import get_domain

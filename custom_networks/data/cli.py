@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from custom_networks.core.cli import run_cli
 from custom_networks.data.cine import synthesize_cine
 from custom_networks.data.dataset import synthesize_dataset
 from custom_networks.data.domains import list_domains
 from custom_networks.data.preview import preview_dataset
-from custom_networks.utils.cli import run_cli
 
 __all__ = ["DataCLI", "main"]
 

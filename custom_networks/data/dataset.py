@@ -13,8 +13,9 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 import custom_networks
+from custom_networks.core.errors import InputError
 from custom_networks.core.labels import LABEL_NAMES
-from custom_networks.core.nifti import InputError, atomic_output_dir, save_nifti
+from custom_networks.core.nifti import atomic_output_dir, save_nifti
 from custom_networks.data.acquisition import StackProtocol
 from custom_networks.data.domains import get_domain
 from custom_networks.data.labelmaps import RealAnatomy, find_label_maps

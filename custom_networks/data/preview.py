@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from custom_networks.core.errors import InputError
 from custom_networks.core.geometry import apply_affine, spacing_from_affine
 from custom_networks.core.labels import LABEL_COLORS
-from custom_networks.core.nifti import InputError, load_nifti, save_figure
+from custom_networks.core.nifti import load_nifti, save_figure
 
 __all__ = ["LABEL_COLORS", "preview_case", "preview_dataset"]
 

@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from custom_networks.core.cli import literal_paths, run_cli
 from custom_networks.core.errors import InputError
 from custom_networks.core.nifti import write_text_atomic
 from custom_networks.datalists.base import RELATIVE_NOTE
@@ -37,7 +38,6 @@ from custom_networks.datalists.split import (
     validate_fractions,
     validate_seed,
 )
-from custom_networks.utils.cli import literal_paths, run_cli
 
 __all__ = [
     "PATH_OPTIONS",

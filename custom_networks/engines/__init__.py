@@ -2,35 +2,24 @@
 
 from __future__ import annotations
 
-from .fine_tune_trainer import FineTuneTrainer
-from .joint_evaluator import JointEvaluator
-from .joint_gan_trainer import JointGanTrainer
-from .poly_lr import PolynomialDecayLR
-from .translation_trainer import TranslationGanTrainer, TranslationPrepareBatch
-from .two_step_trainer import TwoOptimizerTrainer
-from .utils import (
-    GENERATOR_OUTPUTS,
-    JointPrepareBatch,
-    amp_autocast,
-    make_grad_scaler,
-    resolve_generator_output,
-    split_generator_output,
-    unwrap_module,
-)
+from custom_networks.core.lazy_exports import lazy_exports
 
-__all__ = [
-    "GENERATOR_OUTPUTS",
-    "FineTuneTrainer",
-    "JointEvaluator",
-    "JointGanTrainer",
-    "JointPrepareBatch",
-    "amp_autocast",
-    "make_grad_scaler",
-    "PolynomialDecayLR",
-    "resolve_generator_output",
-    "split_generator_output",
-    "TranslationGanTrainer",
-    "TranslationPrepareBatch",
-    "TwoOptimizerTrainer",
-    "unwrap_module",
-]
+#: Public name -> the module that defines it (imported when the name is first used).
+_EXPORTS = {
+    "GENERATOR_OUTPUTS": "utils",
+    "FineTuneTrainer": "fine_tune_trainer",
+    "JointEvaluator": "joint_evaluator",
+    "JointGanTrainer": "joint_gan_trainer",
+    "JointPrepareBatch": "utils",
+    "amp_autocast": "utils",
+    "make_grad_scaler": "utils",
+    "PolynomialDecayLR": "poly_lr",
+    "resolve_generator_output": "utils",
+    "split_generator_output": "utils",
+    "TranslationGanTrainer": "translation_trainer",
+    "TranslationPrepareBatch": "translation_trainer",
+    "TwoOptimizerTrainer": "two_step_trainer",
+    "unwrap_module": "utils",
+}
+__all__ = [*_EXPORTS]
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -7,86 +7,55 @@ Command line: ``python -m custom_networks.evaluate --pred DIR --ref DIR --out RE
 
 from __future__ import annotations
 
-from custom_networks.evaluate.cases import (
-    PredictionCase,
-    ReferenceCase,
-    find_methods,
-    find_predictions,
-    find_references,
-)
-from custom_networks.evaluate.cine_function import analyse_ed_es, analyse_segmentation, segmentation_frames
-from custom_networks.evaluate.cohort_report import qc_thumbnail, read_subject_rows, write_cohort_outputs
-from custom_networks.evaluate.command import evaluate
-from custom_networks.evaluate.floors import FloorPair, dice_per_class, find_floor_pairs, label_floor, nn_upsample_labels
-from custom_networks.evaluate.function_report import (
-    FUNCTION_COLUMNS,
-    cohort_table,
-    function_row,
-    write_function_outputs,
-)
-from custom_networks.evaluate.held_out import (
-    ACDC_TO_PROJECT,
-    HeldOutSplit,
-    drop_slices,
-    interpolate_dropped,
-    label_agreement,
-    score_held_out,
-    summarise_held_out,
-)
-from custom_networks.evaluate.pipeline import (
-    CaseResult,
-    Evaluation,
-    on_grid,
-    score_methods,
-)
-from custom_networks.evaluate.scores import (
-    CLASS_NAMES,
-    clinical_scores,
-    compat_scores,
-    heart_region,
-    image_scores,
-    robust_scale,
-    segmentation_scores,
-)
+from custom_networks.core.lazy_exports import lazy_exports
 
-__all__ = [
-    "ACDC_TO_PROJECT",
-    "FUNCTION_COLUMNS",
-    "cohort_table",
-    "function_row",
-    "write_function_outputs",
-    "analyse_ed_es",
-    "analyse_segmentation",
-    "segmentation_frames",
-    "qc_thumbnail",
-    "read_subject_rows",
-    "write_cohort_outputs",
-    "FloorPair",
-    "HeldOutSplit",
-    "dice_per_class",
-    "drop_slices",
-    "find_floor_pairs",
-    "interpolate_dropped",
-    "label_agreement",
-    "label_floor",
-    "nn_upsample_labels",
-    "score_held_out",
-    "summarise_held_out",
-    "CLASS_NAMES",
-    "CaseResult",
-    "Evaluation",
-    "PredictionCase",
-    "ReferenceCase",
-    "clinical_scores",
-    "compat_scores",
-    "evaluate",
-    "find_methods",
-    "find_predictions",
-    "find_references",
-    "heart_region",
-    "image_scores",
-    "on_grid",
-    "robust_scale",
-    "score_methods",
-    "segmentation_scores",
-]
+#: Public name -> the module that defines it (imported when the name is first used).
+_EXPORTS = {
+    "ACDC_TO_PROJECT": "held_out",
+    "FUNCTION_COLUMNS": "function_report",
+    "cohort_table": "function_report",
+    "function_row": "function_report",
+    "write_function_outputs": "function_report",
+    "analyse_ed_es": "cine_function",
+    "analyse_segmentation": "cine_function",
+    "segmentation_frames": "cine_function",
+    "qc_thumbnail": "cohort_report",
+    "read_subject_rows": "cohort_report",
+    "write_cohort_outputs": "cohort_report",
+    "FloorPair": "floors",
+    "HeldOutSplit": "held_out",
+    "dice_per_class": "floors",
+    "drop_slices": "held_out",
+    "find_floor_pairs": "floors",
+    "interpolate_dropped": "held_out",
+    "label_agreement": "held_out",
+    "label_floor": "floors",
+    "nn_upsample_labels": "floors",
+    "score_held_out": "held_out",
+    "summarise_held_out": "held_out",
+    "CLASS_NAMES": "scores",
+    "CaseResult": "pipeline",
+    "Evaluation": "pipeline",
+    "PredictionCase": "cases",
+    "ReferenceCase": "cases",
+    "clinical_scores": "scores",
+    "compat_scores": "scores",
+    "evaluate": "command",
+    "find_methods": "cases",
+    "find_predictions": "cases",
+    "find_references": "cases",
+    "heart_region": "scores",
+    "image_scores": "scores",
+    "on_grid": "pipeline",
+    "robust_scale": "scores",
+    "score_methods": "pipeline",
+    "segmentation_scores": "scores",
+}
+__all__ = [*_EXPORTS]
+#: Names that lived here before, for configs users still hold: using one says where it went.
+_MOVED = {
+    "LabelValueError": "custom_networks.core.label_maps.LabelValueError",
+    "load_label": "custom_networks.core.label_maps.load_label",
+    "phase_of": "custom_networks.core.cases.phase_of",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, moved=_MOVED)

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from custom_networks.core.nifti import InputError
+from custom_networks.core.errors import InputError
 from custom_networks.data.dataset import case_name
 
 __all__ = ["PredictionCase", "ReferenceCase", "find_methods", "find_predictions", "find_references"]

@@ -10,8 +10,9 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
+from custom_networks.core.errors import InputError
 from custom_networks.core.geometry import slice_axis_of, spacing_from_affine
-from custom_networks.core.nifti import InputError, frame_interval_ms, load_nifti
+from custom_networks.core.nifti import frame_interval_ms, load_nifti
 from custom_networks.metrics.cardiac_cycle import FunctionResult, cardiac_function, volume_curves
 from custom_networks.metrics.quality_control import QCResult, function_qc
 

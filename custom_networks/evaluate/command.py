@@ -9,7 +9,8 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from custom_networks.core.nifti import InputError, atomic_output_dir, check_new_output_dir
+from custom_networks.core.errors import InputError
+from custom_networks.core.nifti import atomic_output_dir, check_new_output_dir
 from custom_networks.evaluate.figures import case_montage, metric_boxplots
 from custom_networks.evaluate.pipeline import Evaluation, score_methods
 from custom_networks.evaluate.report import summary_markdown, write_tables

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from custom_networks.core.errors import InputError
 from custom_networks.core.geometry import resample_to_grid, slice_axis_of, spacing_from_affine
-from custom_networks.core.nifti import InputError
 from custom_networks.core.overlap import dice_per_class as per_class_dice
 from custom_networks.data.labelmaps import load_label_map
 from custom_networks.evaluate.scores import CLASS_NAMES, segmentation_scores

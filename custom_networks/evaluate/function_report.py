@@ -19,8 +19,9 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from custom_networks.core.errors import InputError
 from custom_networks.core.labels import LABEL_COLORS
-from custom_networks.core.nifti import InputError, check_output_folder, save_figure, write_text_atomic
+from custom_networks.core.nifti import check_output_folder, save_figure, write_text_atomic
 from custom_networks.metrics.cardiac_cycle import CURVE_KEYS, INDEX_NAMES, FunctionResult
 from custom_networks.metrics.quality_control import QCResult
 

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from custom_networks.core.errors import InputError
 from custom_networks.core.geometry import apply_affine, resample_to_grid, slice_axis_of, spacing_from_affine
-from custom_networks.core.nifti import InputError
 from custom_networks.evaluate.floors import dice_per_class
 from custom_networks.evaluate.scores import heart_region, image_scores
 

@@ -2,12 +2,13 @@
 
 Real short-axis stacks are labelled slice by slice on their native grid (thick slices); their labels have no
 high-resolution version. A prediction made on any other grid (e.g. Gemini-GAN's 1.25 x 1.25 x 2 mm grid) is brought
-onto the stack's grid **in world coordinates** in one of two ways (:data:`PROFILES`):
+onto the stack's grid **in world coordinates** in one of two ways
+(:func:`~custom_networks.core.geometry.labels_on_native_grid`):
 
 - ``"centre"``: the prediction's label at each native voxel centre (nearest neighbour);
 - ``"slab"``: the prediction integrated over the slice profile: a box profile one slice spacing thick along the
-  slice normal, sampled at :data:`SLAB_SAMPLES` points (nearest neighbour each), the most frequent label winning
-  (ties go to the lower label value). This is what an acquired thick slice sees of a thin-slice truth.
+  slice normal, sampled at ``SLAB_SAMPLES`` points (nearest neighbour each), the most frequent label winning (ties go
+  to the lower label value). This is what an acquired thick slice sees of a thin-slice truth.
 
 Only labelled structures on labelled slices count (:class:`Annotation`): e.g. the Sunnybrook experts contoured the
 LV on some slices only and never the RV; an unlabelled structure or slice is *undefined*, never scored as 0.
@@ -29,71 +30,21 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from custom_networks.core.geometry import resample_to_grid, slice_axis_of, spacing_from_affine
+from custom_networks.core.geometry import slice_axis_of, spacing_from_affine
 from custom_networks.core.label_maps import Annotation
 from custom_networks.core.overlap import dice
 from custom_networks.evaluate.scores import CLASS_NAMES
 from custom_networks.metrics.clinical import MYOCARDIAL_DENSITY_G_PER_ML, ejection_fraction
 
 __all__ = [
-    "PROFILES",
     "INDICES",
-    "SLAB_SAMPLES",
-    "Annotation",
     "heart_found",
-    "labels_on_native_grid",
     "native_clinical_scores",
     "native_segmentation_scores",
 ]
 
-#: Ways of bringing a prediction onto the native grid (see the module docstring).
-PROFILES = ("centre", "slab")
-#: Sample points across one slice spacing for the ``"slab"`` profile.
-SLAB_SAMPLES = 7
 #: Clinical indices of :func:`native_clinical_scores`.
 INDICES = ("LVEDV_ml", "LVESV_ml", "LVEF", "LVM_g", "RVEDV_ml", "RVESV_ml", "RVEF")
-
-
-def labels_on_native_grid(
-    pred: np.ndarray,
-    pred_affine: np.ndarray,
-    shape: Sequence[int],
-    affine: np.ndarray,
-    profile: str = "centre",
-    samples: int = SLAB_SAMPLES,
-    num_classes: int = 4,
-) -> np.ndarray:
-    """A label map brought onto a stack's grid in world coordinates (background outside its field of view).
-
-    Args:
-        pred: label map on its own grid.
-        pred_affine: its voxel-to-world affine.
-        shape: the stack's array shape.
-        affine: the stack's voxel-to-world affine.
-        profile: ``"centre"`` (label at the voxel centre) or ``"slab"`` (most frequent label over one slice spacing
-            along the slice axis).
-        samples: sample points of the ``"slab"`` profile.
-        num_classes: number of label values (0 .. ``num_classes - 1``).
-
-    Returns:
-        uint8 label map of ``shape``.
-    """
-    pred = np.asarray(pred).astype(np.uint8)
-    if profile == "centre":
-        return resample_to_grid(pred, pred_affine, shape, affine, order=0, mode="constant")
-    if profile != "slab":
-        raise ValueError(f"unknown profile {profile!r} (choose from {', '.join(PROFILES)})")
-    if samples < 1:
-        raise ValueError(f"samples must be >= 1, got {samples}")
-    axis = slice_axis_of(affine)
-    votes = np.zeros((num_classes, *tuple(shape)), np.int16)
-    for offset in (np.arange(samples) + 0.5) / samples - 0.5:  # in slice-index units, symmetric about the centre
-        shift = np.eye(4)
-        shift[axis, 3] = offset
-        sampled = resample_to_grid(pred, pred_affine, shape, affine @ shift, order=0, mode="constant")
-        for c in range(num_classes):
-            votes[c] += sampled == c
-    return np.argmax(votes, axis=0).astype(np.uint8)
 
 
 def heart_found(label: np.ndarray) -> bool:

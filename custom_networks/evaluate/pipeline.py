@@ -20,9 +20,10 @@ import numpy as np
 from tqdm import tqdm
 
 from custom_networks.core.cases import phase_of
+from custom_networks.core.errors import InputError
 from custom_networks.core.geometry import resample_to_grid, slice_axis_of, spacing_from_affine
-from custom_networks.core.label_maps import LabelValueError, load_label
-from custom_networks.core.nifti import InputError, load_nifti
+from custom_networks.core.label_maps import load_label
+from custom_networks.core.nifti import load_nifti
 from custom_networks.evaluate.cases import ReferenceCase, find_methods, find_predictions, find_references
 from custom_networks.evaluate.scores import (
     clinical_scores,
@@ -33,11 +34,9 @@ from custom_networks.evaluate.scores import (
     segmentation_scores,
 )
 
-__all__ = ["CaseResult", "Evaluation", "LabelValueError", "load_label", "on_grid", "score_methods"]
+__all__ = ["CaseResult", "Evaluation", "on_grid", "score_methods"]
 
 logger = logging.getLogger(__name__)
-
-NUM_CLASSES = 4
 
 
 @dataclass

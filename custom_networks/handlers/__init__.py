@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from custom_networks.handlers.metrics import SpacingAwareMetricHandler, select_class
-from custom_networks.handlers.resumable_checkpoint import ResumableCheckpoint
+from custom_networks.core.lazy_exports import lazy_exports
 
-__all__ = ["ResumableCheckpoint", "SpacingAwareMetricHandler", "select_class"]
+#: Public name -> the module that defines it (imported when the name is first used).
+_EXPORTS = {
+    "ResumableCheckpoint": "resumable_checkpoint",
+    "SpacingAwareMetricHandler": "metrics",
+    "select_class": "metrics",
+}
+__all__ = [*_EXPORTS]
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -14,7 +14,8 @@ import torch
 from ignite.engine import Engine, Events
 from ignite.handlers import Checkpoint
 
-from custom_networks.core.nifti import InputError, _atomic_file, write_text_atomic
+from custom_networks.core.errors import InputError
+from custom_networks.core.nifti import _atomic_file, write_text_atomic
 
 __all__ = ["ResumableCheckpoint"]
 

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from custom_networks.inferers.bounded_window import BoundedWindowInferer, bounded_roi_size
-from custom_networks.inferers.slice_stack_inferer import TTA_GROUPS, SliceStackInferer
+from custom_networks.core.lazy_exports import lazy_exports
 
-__all__ = ["TTA_GROUPS", "BoundedWindowInferer", "SliceStackInferer", "bounded_roi_size"]
+#: Public name -> the module that defines it (imported when the name is first used).
+_EXPORTS = {
+    "TTA_GROUPS": "slice_stack_inferer",
+    "BoundedWindowInferer": "bounded_window",
+    "SliceStackInferer": "slice_stack_inferer",
+    "bounded_roi_size": "bounded_window",
+}
+__all__ = [*_EXPORTS]
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,27 +1,26 @@
 """Loss functions: the Gemini-GAN joint super-resolution + segmentation objective, and the segmentation loss against
 the manual labels of real stacks (labelled slices and classes only).
 
-The discriminator input (``conditioned_pair``, ``label_to_onehot``) lives with the discriminators, in
-:mod:`custom_networks.nets`.
+They import nothing of the networks: the translation networks (:mod:`custom_networks.nets`) use these losses, not the
+other way round.
 """
 
 from __future__ import annotations
 
-from .joint_loss import JointSRSegLoss, LeastSquaresDiscriminatorLoss
-from .labelled_slice_loss import LabelledSliceLoss, sample_on_stack
-from .partial_label_loss import PartialLabelDiceCELoss
-from .translation_losses import frozen_parameters, lsgan_discriminator_loss, lsgan_generator_loss
-from .vama_loss import VAMALoss, gaussian_kl
+from custom_networks.core.lazy_exports import lazy_exports
 
-__all__ = [
-    "PartialLabelDiceCELoss",
-    "JointSRSegLoss",
-    "LabelledSliceLoss",
-    "LeastSquaresDiscriminatorLoss",
-    "VAMALoss",
-    "frozen_parameters",
-    "gaussian_kl",
-    "lsgan_discriminator_loss",
-    "lsgan_generator_loss",
-    "sample_on_stack",
-]
+#: Public name -> the module that defines it (imported when the name is first used).
+_EXPORTS = {
+    "PartialLabelDiceCELoss": "partial_label_loss",
+    "JointSRSegLoss": "joint_loss",
+    "LabelledSliceLoss": "labelled_slice_loss",
+    "LeastSquaresDiscriminatorLoss": "joint_loss",
+    "VAMALoss": "vama_loss",
+    "frozen_parameters": "translation_losses",
+    "gaussian_kl": "vama_loss",
+    "lsgan_discriminator_loss": "translation_losses",
+    "lsgan_generator_loss": "translation_losses",
+    "sample_on_stack": "labelled_slice_loss",
+}
+__all__ = [*_EXPORTS]
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

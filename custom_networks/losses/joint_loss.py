@@ -16,9 +16,8 @@ import torch
 import torch.nn.functional as F
 from monai.data import MetaTensor
 from monai.losses import DiceCELoss, PatchAdversarialLoss
+from monai.networks.utils import one_hot
 from torch import nn
-
-from custom_networks.nets.discriminator_input import label_to_onehot
 
 __all__ = ["JointSRSegLoss", "LeastSquaresDiscriminatorLoss"]
 
@@ -113,7 +112,7 @@ class JointSRSegLoss(nn.Module):
         seg_logits, hr_label = _plain(seg_logits).float(), _plain(hr_label)
         num_classes = seg_logits.shape[1]
         if self.dice_ce is not None:
-            target = label_to_onehot(hr_label, num_classes) if hr_label.shape[1] == 1 else hr_label.float()
+            target = one_hot(hr_label.round(), num_classes, dim=1) if hr_label.shape[1] == 1 else hr_label.float()
             return self.dice_ce(seg_logits, target)
         if hr_label.shape[1] == 1:
             index = hr_label[:, 0].round().long() if torch.is_floating_point(hr_label) else hr_label[:, 0].long()

@@ -3,60 +3,33 @@ the original paper's per-slice protocol."""
 
 from __future__ import annotations
 
-from custom_networks.metrics.cardiac_cycle import (
-    FLAT_CURVE_FRACTION,
-    INDEX_NAMES,
-    INDEX_UNITS,
-    REFERENCE_RANGES,
-    FunctionResult,
-    cardiac_function,
-    find_ed_es,
-    smooth_volume_curve,
-    volume_curves,
-)
-from custom_networks.metrics.clinical import (
-    MYOCARDIAL_DENSITY_G_PER_ML,
-    clinical_indices,
-    ejection_fraction,
-    label_volumes_ml,
-)
-from custom_networks.metrics.gemini_compat import (
-    GeminiCompatDiceMetric,
-    GeminiCompatImageMetric,
-    slicewise_dice,
-    slicewise_psnr_ssim,
-)
-from custom_networks.metrics.quality_control import (
-    CURVE_RESIDUAL_FRACTION,
-    LV_ENCLOSURE_THRESHOLD,
-    PLAUSIBLE_RANGES,
-    QC_FLAGS,
-    QCResult,
-    function_qc,
-)
+from custom_networks.core.lazy_exports import lazy_exports
 
-__all__ = [
-    "CURVE_RESIDUAL_FRACTION",
-    "FLAT_CURVE_FRACTION",
-    "INDEX_NAMES",
-    "INDEX_UNITS",
-    "LV_ENCLOSURE_THRESHOLD",
-    "MYOCARDIAL_DENSITY_G_PER_ML",
-    "PLAUSIBLE_RANGES",
-    "QC_FLAGS",
-    "REFERENCE_RANGES",
-    "FunctionResult",
-    "QCResult",
-    "cardiac_function",
-    "find_ed_es",
-    "function_qc",
-    "smooth_volume_curve",
-    "volume_curves",
-    "GeminiCompatDiceMetric",
-    "GeminiCompatImageMetric",
-    "clinical_indices",
-    "ejection_fraction",
-    "label_volumes_ml",
-    "slicewise_dice",
-    "slicewise_psnr_ssim",
-]
+#: Public name -> the module that defines it (imported when the name is first used).
+_EXPORTS = {
+    "CURVE_RESIDUAL_FRACTION": "quality_control",
+    "FLAT_CURVE_FRACTION": "cardiac_cycle",
+    "INDEX_NAMES": "cardiac_cycle",
+    "INDEX_UNITS": "cardiac_cycle",
+    "LV_ENCLOSURE_THRESHOLD": "quality_control",
+    "MYOCARDIAL_DENSITY_G_PER_ML": "clinical",
+    "PLAUSIBLE_RANGES": "quality_control",
+    "QC_FLAGS": "quality_control",
+    "REFERENCE_RANGES": "cardiac_cycle",
+    "FunctionResult": "cardiac_cycle",
+    "QCResult": "quality_control",
+    "cardiac_function": "cardiac_cycle",
+    "find_ed_es": "cardiac_cycle",
+    "function_qc": "quality_control",
+    "smooth_volume_curve": "cardiac_cycle",
+    "volume_curves": "cardiac_cycle",
+    "GeminiCompatDiceMetric": "gemini_compat",
+    "GeminiCompatImageMetric": "gemini_compat",
+    "clinical_indices": "clinical",
+    "ejection_fraction": "clinical",
+    "label_volumes_ml": "clinical",
+    "slicewise_dice": "gemini_compat",
+    "slicewise_psnr_ssim": "gemini_compat",
+}
+__all__ = [*_EXPORTS]
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

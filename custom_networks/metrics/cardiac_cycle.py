@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from custom_networks.core.nifti import InputError
+from custom_networks.core.errors import InputError
 from custom_networks.metrics.clinical import MYOCARDIAL_DENSITY_G_PER_ML, ejection_fraction, label_volumes_ml
 
 __all__ = [

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
-from custom_networks.core.nifti import InputError
+from custom_networks.core.errors import InputError
 from custom_networks.metrics.cardiac_cycle import MIN_FRAMES_TO_SMOOTH, FunctionResult, smooth_volume_curve
 from custom_networks.metrics.clinical import label_volumes_ml
 

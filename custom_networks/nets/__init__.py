@@ -7,46 +7,36 @@ segmentation logits on the same grid, as chosen by their ``output`` selector (``
 
 from __future__ import annotations
 
-from custom_networks.nets.bicyclegan import BicycleGAN
-from custom_networks.nets.calibrated_translator import CalibratedTranslator
-from custom_networks.nets.conditional_patch_discriminator import ConditionalPatchDiscriminator
-from custom_networks.nets.cyclegan import CycleGAN
-from custom_networks.nets.discriminator_input import conditioned_pair, label_to_onehot
-from custom_networks.nets.gemini_generator import DEFAULT_FEATURES_2D, DEFAULT_FEATURES_3D, GeminiGenerator
-from custom_networks.nets.generator_base import OUTPUTS, TASKS, JointSRSegGenerator
-from custom_networks.nets.image_pool import ImagePool
-from custom_networks.nets.layout import LAYOUTS, fold_slices, unfold_slices
-from custom_networks.nets.munit import MUNIT
-from custom_networks.nets.segsr_generator import SegSRGenerator, SRResidualBlock
-from custom_networks.nets.slice_segmenter import SliceSegmenter
-from custom_networks.nets.srgan_discriminator import SRGANDiscriminator
-from custom_networks.nets.translation_base import TranslationModel
-from custom_networks.nets.vama import VAMA, VariationalUNet, mix_gaussians
+from custom_networks.core.lazy_exports import lazy_exports
 
-__all__ = [
-    "SliceSegmenter",
-    "DEFAULT_FEATURES_2D",
-    "DEFAULT_FEATURES_3D",
-    "LAYOUTS",
-    "OUTPUTS",
-    "TASKS",
-    "ConditionalPatchDiscriminator",
-    "GeminiGenerator",
-    "JointSRSegGenerator",
-    "SRGANDiscriminator",
-    "SRResidualBlock",
-    "SegSRGenerator",
-    "TranslationModel",
-    "conditioned_pair",
-    "fold_slices",
-    "label_to_onehot",
-    "unfold_slices",
-    "VAMA",
-    "VariationalUNet",
-    "mix_gaussians",
-    "BicycleGAN",
-    "CalibratedTranslator",
-    "CycleGAN",
-    "ImagePool",
-    "MUNIT",
-]
+#: Public name -> the module that defines it (imported when the name is first used).
+_EXPORTS = {
+    "AdaptThenSegment": "adapt_then_segment",
+    "SliceSegmenter": "slice_segmenter",
+    "DEFAULT_FEATURES_2D": "gemini_generator",
+    "DEFAULT_FEATURES_3D": "gemini_generator",
+    "LAYOUTS": "layout",
+    "OUTPUTS": "generator_base",
+    "TASKS": "generator_base",
+    "ConditionalPatchDiscriminator": "conditional_patch_discriminator",
+    "GeminiGenerator": "gemini_generator",
+    "JointSRSegGenerator": "generator_base",
+    "SRGANDiscriminator": "srgan_discriminator",
+    "SRResidualBlock": "segsr_generator",
+    "SegSRGenerator": "segsr_generator",
+    "TranslationModel": "translation_base",
+    "conditioned_pair": "discriminator_input",
+    "fold_slices": "layout",
+    "label_to_onehot": "discriminator_input",
+    "unfold_slices": "layout",
+    "VAMA": "vama",
+    "VariationalUNet": "vama",
+    "mix_gaussians": "vama",
+    "BicycleGAN": "bicyclegan",
+    "CalibratedTranslator": "calibrated_translator",
+    "CycleGAN": "cyclegan",
+    "ImagePool": "image_pool",
+    "MUNIT": "munit",
+}
+__all__ = [*_EXPORTS]
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

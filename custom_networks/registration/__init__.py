@@ -17,33 +17,25 @@ slice of the heart. Here the same landmarks initialise a least-squares rigid fit
 
 from __future__ import annotations
 
-from custom_networks.registration.deformable import DeformableResult, label_dice, register_labels_deformable
-from custom_networks.registration.landmarks import LANDMARK_NAMES, LandmarkSet, label_landmarks, landmark_slice_axis
-from custom_networks.registration.rigid import (
-    RegistrationError,
-    RigidResult,
-    align_pair,
-    euler_angles_deg,
-    fit_rigid_points,
-    register_rigid,
-    resample_moving,
-    transform_json_path,
-)
+from custom_networks.core.lazy_exports import lazy_exports
 
-__all__ = [
-    "DeformableResult",
-    "LANDMARK_NAMES",
-    "LandmarkSet",
-    "RegistrationError",
-    "RigidResult",
-    "align_pair",
-    "euler_angles_deg",
-    "fit_rigid_points",
-    "label_dice",
-    "label_landmarks",
-    "landmark_slice_axis",
-    "register_labels_deformable",
-    "register_rigid",
-    "resample_moving",
-    "transform_json_path",
-]
+#: Public name -> the module that defines it (imported when the name is first used).
+_EXPORTS = {
+    "DeformableResult": "deformable",
+    "LANDMARK_NAMES": "landmarks",
+    "LandmarkSet": "landmarks",
+    "RegistrationError": "rigid",
+    "RigidResult": "rigid",
+    "align_pair": "rigid",
+    "euler_angles_deg": "rigid",
+    "fit_rigid_points": "rigid",
+    "label_dice": "deformable",
+    "label_landmarks": "landmarks",
+    "landmark_slice_axis": "landmarks",
+    "register_labels_deformable": "deformable",
+    "register_rigid": "rigid",
+    "resample_moving": "rigid",
+    "transform_json_path": "rigid",
+}
+__all__ = [*_EXPORTS]
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

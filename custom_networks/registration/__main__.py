@@ -11,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from custom_networks.core.nifti import InputError, check_output_folder
+from custom_networks.core.cli import stop_on_sigterm
+from custom_networks.core.errors import InputError
+from custom_networks.core.nifti import check_output_folder
 from custom_networks.registration.rigid import RegistrationError, align_pair, transform_json_path
-from custom_networks.utils.cli import stop_on_sigterm
 
 __all__ = ["RegistrationCLI", "main"]
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from custom_networks.core.errors import InputError
 from custom_networks.core.geometry import apply_affine, spacing_from_affine
-from custom_networks.core.nifti import InputError
 
 __all__ = ["LANDMARK_NAMES", "LandmarkSet", "label_landmarks", "landmark_slice_axis"]
 
@@ -54,7 +54,7 @@ class LandmarkSet:
 def landmark_slice_axis(affine: np.ndarray) -> int:
     """Slice axis of a grid: the array axis with the largest voxel size.
 
-    Same rule as :func:`custom_networks.transforms.slice_axis_of`, except that a tie (e.g. an isotropic grid)
+    Same rule as :func:`custom_networks.core.geometry.slice_axis_of`, except that a tie (e.g. an isotropic grid)
     resolves to the *last* tied axis, the slice axis of the project's canonical layout.
 
     Args:

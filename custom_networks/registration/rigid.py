@@ -22,7 +22,6 @@ hearts apart.
 
 from __future__ import annotations
 
-import errno
 import json
 import logging
 import os
@@ -33,9 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
+from custom_networks.core.errors import InputError, disk_full_in
 from custom_networks.core.geometry import apply_affine, resample_to_grid, spacing_from_affine
 from custom_networks.core.itk_bridge import RAS_TO_LPS, image_from_array
-from custom_networks.core.nifti import InputError, load_nifti, save_nifti
+from custom_networks.core.nifti import load_nifti, put_in_place, save_nifti
 from custom_networks.core.overlap import dice
 from custom_networks.data.labelmaps import load_label_map
 from custom_networks.registration.landmarks import LandmarkSet, label_landmarks
@@ -866,7 +866,7 @@ def align_pair(
         tmp_json.write_text(json.dumps(record, indent=2) + "\n")
         for tmp, final in staged:
             current = final
-            _place(tmp, final, overwrite)
+            put_in_place(tmp, final, overwrite)
             placed.append(final)
     except BaseException as err:
         for tmp, _ in staged:
@@ -874,53 +874,10 @@ def align_pair(
         if not overwrite:  # files created by this run only (nothing of the user's was replaced)
             for final in placed:
                 final.unlink(missing_ok=True)
-        if _disk_full(err):
+        if disk_full_in(err):
             raise InputError(f"{current}: no space left on the device") from err
         raise
     return result
-
-
-def _disk_full(err: BaseException | None) -> bool:
-    """Whether a full disk (``ENOSPC`` / ``EDQUOT``) is in an exception's chain, raw or already turned into an
-    :class:`InputError` (naming a temporary file) by the writer."""
-    seen = set()
-    while err is not None and id(err) not in seen:
-        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
-            return True
-        if isinstance(err, InputError) and str(err).endswith("no space left on the device"):
-            return True
-        seen.add(id(err))
-        err = err.__cause__ or err.__context__
-    return False
-
-
-def _place(tmp: Path, final: Path, overwrite: bool) -> None:
-    """Rename ``tmp`` onto ``final``; without ``overwrite`` only if ``final`` does not exist at that moment.
-
-    Args:
-        tmp: staged file (same folder).
-        final: destination.
-        overwrite: replace an existing ``final``.
-
-    Raises:
-        InputError: ``final`` appeared since the check and ``overwrite`` is False.
-    """
-    if overwrite:
-        os.replace(tmp, final)
-        return
-    try:
-        os.link(tmp, final)  # atomic: fails if the name exists
-    except FileExistsError as err:
-        raise InputError(f"{final}: exists (pass --overwrite True to replace it)") from err
-    except OSError:  # no hard links on this file system: exclusive create, then replace
-        try:
-            fd = os.open(final, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError as err:
-            raise InputError(f"{final}: exists (pass --overwrite True to replace it)") from err
-        os.close(fd)
-        os.replace(tmp, final)
-        return
-    tmp.unlink()
 
 
 def _staging(path: Path) -> Path:

@@ -4,38 +4,29 @@ calibration of whole translated volumes."""
 
 from __future__ import annotations
 
-from custom_networks.transforms.calibrate import CalibrateIntensityd
-from custom_networks.transforms.hr_grid import ResampleToHRGridd, hr_grid_for, slice_axis_of
-from custom_networks.transforms.label_candidates import LabelToCandidatesd, label_candidates
-from custom_networks.transforms.label_from_probabilities import LabelFromProbabilitiesd
-from custom_networks.transforms.label_to_image_grid import LabelToImageGridd
-from custom_networks.transforms.load_manual_label import LoadManualLabeld
-from custom_networks.transforms.rand_labelled_slice import RandLabelledSliced
-from custom_networks.transforms.rand_stack_synthesis import RandStackSynthesisd, SynthesisRanges
-from custom_networks.transforms.resample_in_plane import ResampleInPlaned, in_plane_grid
-from custom_networks.transforms.save import SaveNiftid, output_stem
-from custom_networks.transforms.save_cine import SaveCineFramed
-from custom_networks.transforms.stack_io import LoadStackd
-from custom_networks.transforms.to_label_grid import ToLabelGridd
+from custom_networks.core.lazy_exports import lazy_exports
 
-__all__ = [
-    "LabelFromProbabilitiesd",
-    "LabelToImageGridd",
-    "LabelToCandidatesd",
-    "label_candidates",
-    "RandLabelledSliced",
-    "ResampleInPlaned",
-    "CalibrateIntensityd",
-    "LoadManualLabeld",
-    "LoadStackd",
-    "RandStackSynthesisd",
-    "ResampleToHRGridd",
-    "SaveCineFramed",
-    "SaveNiftid",
-    "SynthesisRanges",
-    "ToLabelGridd",
-    "hr_grid_for",
-    "in_plane_grid",
-    "output_stem",
-    "slice_axis_of",
-]
+# a function named as its module: bound here (importing the module would otherwise shadow it)
+from custom_networks.transforms.label_candidates import label_candidates
+
+#: Public name -> the module that defines it (imported when the name is first used).
+_EXPORTS = {
+    "LabelFromProbabilitiesd": "label_from_probabilities",
+    "LabelToImageGridd": "label_to_image_grid",
+    "LabelToCandidatesd": "label_candidates",
+    "RandLabelledSliced": "rand_labelled_slice",
+    "ResampleInPlaned": "resample_in_plane",
+    "CalibrateIntensityd": "calibrate",
+    "LoadManualLabeld": "load_manual_label",
+    "LoadStackd": "stack_io",
+    "RandStackSynthesisd": "rand_stack_synthesis",
+    "ResampleToHRGridd": "hr_grid",
+    "SaveCineFramed": "save_cine",
+    "SaveNiftid": "save",
+    "SynthesisRanges": "rand_stack_synthesis",
+    "ToLabelGridd": "to_label_grid",
+    "in_plane_grid": "resample_in_plane",
+    "output_stem": "save",
+}
+__all__ = [*_EXPORTS, "label_candidates"]
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

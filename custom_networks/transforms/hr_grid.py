@@ -15,9 +15,9 @@ import torch
 from monai.data import MetaTensor
 from monai.transforms import MapTransform
 
-from custom_networks.core.geometry import HR_SPACING, hr_grid_for, resample_channels_to_grid, slice_axis_of
+from custom_networks.core.geometry import HR_SPACING, hr_grid_for, resample_channels_to_grid
 
-__all__ = ["ResampleToHRGridd", "hr_grid_for", "slice_axis_of"]
+__all__ = ["ResampleToHRGridd"]
 
 
 class ResampleToHRGridd(MapTransform):

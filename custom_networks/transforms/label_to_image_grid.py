@@ -9,8 +9,8 @@ import torch
 from monai.data import MetaTensor
 from monai.transforms import MapTransform
 
+from custom_networks.core.errors import InputError
 from custom_networks.core.geometry import resample_to_grid, slice_axis_of
-from custom_networks.core.nifti import InputError
 
 __all__ = ["LabelToImageGridd"]
 

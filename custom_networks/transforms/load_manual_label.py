@@ -14,10 +14,10 @@ import torch
 from monai.data import MetaTensor
 from monai.transforms import MapTransform
 
+from custom_networks.core.errors import InputError
 from custom_networks.core.geometry import slice_axis_of
 from custom_networks.core.label_maps import load_label, read_annotation
 from custom_networks.core.labels import NUM_CLASSES
-from custom_networks.core.nifti import InputError
 
 __all__ = ["LoadManualLabeld"]
 

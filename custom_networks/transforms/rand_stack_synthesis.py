@@ -34,7 +34,7 @@ from monai.data import MetaTensor
 from monai.transforms import MapTransform, Randomizable
 from scipy import ndimage
 
-from custom_networks.core.nifti import InputError
+from custom_networks.core.errors import InputError
 from custom_networks.data.acquisition import StackProtocol, acquire_image, sample_slice_shifts, stack_to_hr
 from custom_networks.data.appearance import add_rician_noise, bias_field, gaussian_psf
 from custom_networks.data.tissues import RENDERED_AS, Tissue, tissue_to_label

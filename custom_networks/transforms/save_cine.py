@@ -12,7 +12,8 @@ import numpy as np
 from monai.transforms import MapTransform
 from tqdm.auto import tqdm
 
-from custom_networks.core.nifti import InputError, NiftiFrameWriter
+from custom_networks.core.errors import InputError
+from custom_networks.core.nifti import NiftiFrameWriter
 
 __all__ = ["SaveCineFramed"]
 
@@ -31,7 +32,7 @@ class SaveCineFramed(MapTransform):
     the cine's last frame arrives.
 
     Frames must come in order (a ``DataLoader`` without shuffling, as the 4D inference config builds it): an item
-    out of order is an error. The files are written through :class:`~custom_networks.utils.NiftiFrameWriter`:
+    out of order is an error. The files are written through :class:`~custom_networks.core.nifti.NiftiFrameWriter`:
     nothing appears under the final names before the last frame, and an interrupted run leaves no partial file. The
     geometry of every frame is that of its ``MetaTensor`` (the HR grid over the input's field of view), the time
     step that of the cine (``pixdim[4]``, ms; time unit "unknown" when the cine does not say it).

@@ -14,7 +14,8 @@ from monai.data import MetaTensor
 from monai.transforms import MapTransform
 
 from custom_networks.core.dicom import is_dicom_file, read_dicom_series_cached
-from custom_networks.core.nifti import InputError, check_voxel_size, load_nifti
+from custom_networks.core.errors import InputError
+from custom_networks.core.nifti import check_voxel_size, load_nifti
 
 __all__ = ["MAX_LABEL_LEVELS", "LoadStackd"]
 
@@ -40,7 +41,7 @@ class LoadStackd(MapTransform):
     A path is a NIfTI file (3D, or 4D ``(X, Y, Z, T)``) or a folder holding one DICOM series (one file per slice and
     phase; geometry from the headers, see :func:`custom_networks.core.dicom.read_dicom_series`).
 
-    Errors (:class:`~custom_networks.utils.InputError`, naming the file): missing, not NIfTI or corrupt file,
+    Errors (:class:`~custom_networks.core.errors.InputError`, naming the file): missing, not NIfTI or corrupt file,
     2D image, 4D cine with several frames and no ``frame`` chosen, frame out of range, NaN/inf voxels, all-zero
     (constant) volume, absurd voxel size, sheared affine, a mask or label map (at most :data:`MAX_LABEL_LEVELS`
     distinct integer values). A ``frame`` given for a 3D image is ignored with a warning (and not put in the

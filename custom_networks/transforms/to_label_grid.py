@@ -11,6 +11,7 @@ import torch
 from monai.data import MetaTensor
 from monai.transforms import MapTransform
 
+from custom_networks.core.geometry import labels_on_native_grid
 from custom_networks.core.labels import NUM_CLASSES
 
 __all__ = ["ToLabelGridd"]
@@ -20,7 +21,7 @@ class ToLabelGridd(MapTransform):
     """Bring discrete predictions onto the label's grid in world coordinates and keep only annotated voxels.
 
     The prediction (``(1, X, Y, Z)`` label values with its own affine, e.g. the HR grid) is sampled at the label map's
-    voxels (:func:`custom_networks.evaluate.native_grid.labels_on_native_grid`, ``profile`` ``"centre"`` or
+    voxels (:func:`custom_networks.core.geometry.labels_on_native_grid`, ``profile`` ``"centre"`` or
     ``"slab"``). Then, in both prediction and label, slices outside ``labelled_slices`` become background and classes
     outside ``labelled_classes`` become background (a class never drawn cannot be scored). The label gets a channel:
     both come out ``(1, x, y, z)`` on the label's grid, ready for ``AsDiscreted(to_onehot=...)`` and ``MeanDice``.
@@ -60,7 +61,6 @@ class ToLabelGridd(MapTransform):
 
     def __call__(self, data: Mapping) -> dict:
         """Map every prediction key, then the label."""
-        from custom_networks.evaluate.native_grid import labels_on_native_grid  # numpy-only, imported when used
 
         d = dict(data)
         label = d[self.label_key]

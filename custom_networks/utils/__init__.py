@@ -1,37 +1,23 @@
-"""How commands end on bad input (the one CLI runner), and the former home of the NIfTI / DICOM I/O now in
-:mod:`custom_networks.core` (re-exported here so that existing imports keep working)."""
+"""Former home of the command-line runner and of the NIfTI / DICOM I/O, all now in :mod:`custom_networks.core`:
+every former name says where it went (configs and code that still use one get that one line)."""
 
 from __future__ import annotations
 
-from custom_networks.core.dicom import DicomSeries, is_dicom_folder, list_dicom_series, read_dicom_series, save_cine
-from custom_networks.core.nifti import (
-    InputError,
-    NiftiFrameWriter,
-    atomic_output_dir,
-    check_voxel_size,
-    load_nifti,
-    publish_mode,
-    save_figure,
-    save_nifti,
-    write_text_atomic,
-)
-from custom_networks.utils.cli import install_error_handler, run_cli
+from custom_networks.core.lazy_exports import lazy_exports
 
-__all__ = [
-    "DicomSeries",
-    "InputError",
-    "NiftiFrameWriter",
-    "atomic_output_dir",
-    "check_voxel_size",
-    "install_error_handler",
-    "is_dicom_folder",
-    "list_dicom_series",
-    "load_nifti",
-    "publish_mode",
-    "read_dicom_series",
-    "run_cli",
-    "save_cine",
-    "save_figure",
-    "save_nifti",
-    "write_text_atomic",
-]
+_MOVED = {
+    "install_error_handler": "custom_networks.core.install_error_handler",
+    "run_cli": "custom_networks.core.cli.run_cli",
+    "InputError": "custom_networks.core.errors.InputError",
+    **{
+        name: f"custom_networks.core.nifti.{name}"
+        for name in ("NiftiFrameWriter", "atomic_output_dir", "check_voxel_size", "load_nifti", "publish_mode")
+    },
+    **{name: f"custom_networks.core.nifti.{name}" for name in ("save_figure", "save_nifti", "write_text_atomic")},
+    **{
+        name: f"custom_networks.core.dicom.{name}"
+        for name in ("DicomSeries", "is_dicom_folder", "list_dicom_series", "read_dicom_series", "save_cine")
+    },
+}
+__all__: list[str] = []
+__getattr__, __dir__ = lazy_exports(__name__, {}, moved=_MOVED)

@@ -12,10 +12,17 @@ from scipy import ndimage
 
 from custom_networks.baselines import interpolate_dataset, interpolate_stack, resample_image, resample_labels
 from custom_networks.baselines.__main__ import main as cli_main
-from custom_networks.data import case_name, resample_to_grid
-from custom_networks.data.geometry import apply_affine, centered_grid_affine, rotation_matrix, spacing_from_affine
-from custom_networks.transforms import hr_grid_for
-from custom_networks.utils.nifti import InputError, load_nifti, save_nifti
+from custom_networks.core.errors import InputError
+from custom_networks.core.geometry import (
+    apply_affine,
+    centered_grid_affine,
+    hr_grid_for,
+    resample_to_grid,
+    rotation_matrix,
+    spacing_from_affine,
+)
+from custom_networks.core.nifti import load_nifti, save_nifti
+from custom_networks.data import case_name
 
 FLIP_J = np.diag([1.0, -1.0, 1.0])
 

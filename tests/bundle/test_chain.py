@@ -7,7 +7,7 @@ import torch
 from monai.inferers import SlidingWindowInferer
 from torch import nn
 
-from custom_networks.bundle import AdaptThenSegment
+from custom_networks.nets import AdaptThenSegment
 
 
 class _Shift(nn.Module):

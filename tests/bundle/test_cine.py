@@ -16,9 +16,9 @@ from conftest import REPO, write_dicom_cine, write_dicom_slice
 
 from custom_networks.cine import main as cine_main
 from custom_networks.cine import run_cine
+from custom_networks.core.errors import InputError
+from custom_networks.core.geometry import hr_grid_for
 from custom_networks.predict import predict
-from custom_networks.transforms import hr_grid_for
-from custom_networks.utils import InputError
 
 
 @pytest.fixture(scope="module")

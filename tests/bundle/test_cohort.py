@@ -17,7 +17,7 @@ import pytest
 from conftest import REPO, write_dicom_cine
 
 from custom_networks.cohort import find_subjects, main, run_cohort
-from custom_networks.utils import InputError
+from custom_networks.core.errors import InputError
 
 TIMEOUT_S = 400
 

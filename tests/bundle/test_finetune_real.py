@@ -12,7 +12,8 @@ from conftest import GEMINI_CONFIGS, tiny_overrides
 from ignite.engine import Events
 from monai.bundle import ConfigWorkflow
 
-from custom_networks.core.nifti import InputError, file_sha256
+from custom_networks.core.errors import InputError
+from custom_networks.core.nifti import file_sha256
 from custom_networks.datalists import labelled_stacks
 
 CONFIGS = [str(GEMINI_CONFIGS / "train.json"), str(GEMINI_CONFIGS / "finetune_real.json")]

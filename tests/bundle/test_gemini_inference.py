@@ -16,10 +16,9 @@ import torch
 from conftest import GEMINI_CONFIGS, REPO, dice, reoriented_copy
 from monai.bundle import ConfigWorkflow
 
-from custom_networks.data import resample_to_grid
-from custom_networks.data.geometry import apply_affine, spacing_from_affine
+from custom_networks.core.errors import InputError
+from custom_networks.core.geometry import apply_affine, resample_to_grid, spacing_from_affine
 from custom_networks.nets import SliceSegmenter
-from custom_networks.utils import InputError
 
 INFER = str(GEMINI_CONFIGS / "inference.json")
 GEMINI = [INFER, str(GEMINI_CONFIGS / "inference_gemini.json")]
@@ -165,7 +164,8 @@ def test_monai_label_contract(tiny_dataset):
     from monai.bundle import ConfigParser
     from monai.data import MetaTensor
 
-    from custom_networks.transforms import SaveNiftid, hr_grid_for
+    from custom_networks.core.geometry import hr_grid_for
+    from custom_networks.transforms import SaveNiftid
 
     parser = ConfigParser()
     parser.read_config(INFER)
@@ -232,7 +232,7 @@ def test_real_layout_extremes_run(tmp_path, tiny_ckpt, dtype, inplane, spacing, 
     shape = (slices, n, n)
     rng = np.random.default_rng(0)
     data = (rng.random(shape) * 200).astype(dtype)
-    from custom_networks.data.geometry import centered_grid_affine, rotation_matrix
+    from custom_networks.core.geometry import centered_grid_affine, rotation_matrix
 
     affine = centered_grid_affine(shape, (spacing, inplane, inplane), rotation_matrix((30, -20, 60)), (40, -60, 25))
     nib.save(nib.Nifti1Image(data, affine), tmp_path / "real.nii.gz")

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 from conftest import REPO
 
+from custom_networks.core.errors import InputError
 from custom_networks.package import main as package_main
-from custom_networks.package import package_bundle
+from custom_networks.package import package_bundle, vendored_modules
 from custom_networks.predict import predict
-from custom_networks.utils import InputError
 
 #: ``python isolated.py MODULE ARGS`` = ``python -m MODULE ARGS`` with the editable install of the project hidden.
 ISOLATED = """
@@ -93,6 +93,29 @@ def test_packaged_gemini_bundle_runs_from_an_empty_folder_like_the_repository(ge
         ours, theirs = nib.load(tmp_path / "packaged" / name), nib.load(tmp_path / "repository" / name)
         np.testing.assert_array_equal(np.asarray(ours.dataobj), np.asarray(theirs.dataobj))
         np.testing.assert_allclose(ours.affine, theirs.affine)
+
+
+@pytest.mark.slow
+def test_packaged_bundle_runs_from_another_folder_and_vendors_only_what_it_runs(gemini_zip, tiny_dataset, tmp_path):
+    """The zip's configs find their bundle folder themselves (MONAI puts it on ``sys.path`` only after
+    ``initialize``), and ``scripts/`` holds exactly the modules the configs run, with what they import."""
+    root = _unpacked(gemini_zip, tmp_path / "unpacked")
+    vendored = sorted(
+        ".".join(p.relative_to(root / "scripts").with_suffix("").parts).removesuffix(".__init__")
+        for p in (root / "scripts" / "custom_networks").rglob("*.py")
+    )
+    assert vendored == vendored_modules(REPO / "gemini_gan_bundle")
+    everything = len(list((REPO / "custom_networks").rglob("*.py")))
+    assert "custom_networks.nets.slice_segmenter" in vendored and "custom_networks.predict" not in vendored
+    assert len(vendored) < everything
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    stack = tiny_dataset / "sub-0000" / "ED" / "lr_image.nii.gz"
+    _isolated(tmp_path, elsewhere, "monai.bundle", "run", "--config_file", str(root / "configs" / "inference.json"),
+              "--input_path", str(stack), "--output_dir", str(tmp_path / "packaged"))  # fmt: skip
+    predict(str(stack), str(tmp_path / "repository"))
+    for name in ("lr_image_seg.nii.gz", "lr_image_sr.nii.gz"):
+        assert (tmp_path / "packaged" / name).read_bytes() == (tmp_path / "repository" / name).read_bytes()
 
 
 def test_the_vendored_code_is_what_runs(gemini_zip, tmp_path):

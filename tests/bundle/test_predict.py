@@ -102,7 +102,7 @@ def test_sheared_affine_refused_and_qform_sform_conflict_warned(good, tmp_path, 
     conflict.set_qform(moved, code=1)
     conflict.set_sform(affine, code=1)
     nib.save(conflict, tmp_path / "qs.nii.gz")
-    from custom_networks.utils.nifti import load_nifti
+    from custom_networks.core.nifti import load_nifti
 
     with caplog.at_level("WARNING"):
         load_nifti(tmp_path / "qs.nii.gz")

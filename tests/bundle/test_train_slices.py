@@ -13,9 +13,9 @@ import torch
 from conftest import GEMINI_CONFIGS, dice
 from monai.bundle import ConfigParser, ConfigWorkflow
 
+from custom_networks.core.cli import find_input_error
+from custom_networks.core.errors import InputError
 from custom_networks.nets import SliceSegmenter
-from custom_networks.utils import InputError
-from custom_networks.utils.cli import find_input_error
 
 TRAIN = str(GEMINI_CONFIGS / "train_slices.json")
 META = str(GEMINI_CONFIGS / "metadata.json")

@@ -12,9 +12,9 @@ import torch
 from conftest import REPO, reoriented_copy, tiny_pairs
 from monai.bundle import ConfigWorkflow
 
-from custom_networks.bundle import load_pairs
-from custom_networks.data.geometry import apply_affine, spacing_from_affine
+from custom_networks.core.geometry import apply_affine, spacing_from_affine
 from custom_networks.nets import VAMA, GeminiGenerator
+from custom_networks.pairs import load_pairs
 
 CONFIGS = REPO / "vama_bundle" / "configs"
 INFER = str(CONFIGS / "inference.json")
@@ -131,7 +131,7 @@ def test_bad_inputs_stop_with_the_file_name_and_leave_no_output(setup, tmp_path,
 
 
 def test_calibration_maps_the_translation_onto_the_source_histogram(setup, tmp_path):
-    from custom_networks.bundle import load_calibration
+    from custom_networks.baselines import load_calibration
 
     stack = _target_stack(setup)
     _infer(stack, tmp_path / "raw", setup, calibrate=False)

@@ -9,7 +9,7 @@ import pytest
 from conftest import write_dicom_cine, write_dicom_slice
 
 from custom_networks.core.cine_source import open_cine
-from custom_networks.utils import InputError
+from custom_networks.core.errors import InputError
 
 AFFINE = np.array([[1.5, 0, 0, -40.0], [0, 1.5, 0, 20.0], [0, 0, 8.0, -30.0], [0, 0, 0, 1]])
 

@@ -13,8 +13,8 @@ import pytest
 from conftest import real_data_path, write_dicom_slice
 
 from custom_networks.core.dicom import LPS_TO_RAS, is_dicom_folder, read_dicom_series
+from custom_networks.core.errors import InputError
 from custom_networks.core.geometry import rotation_matrix
-from custom_networks.core.nifti import InputError
 from custom_networks.dicom2nifti import main as dicom_main
 from custom_networks.transforms import LoadStackd
 

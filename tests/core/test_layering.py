@@ -1,5 +1,5 @@
-"""``custom_networks.core`` is the floor: it imports nothing else of the project, and the old import paths of what
-moved there still work (configs and user code that import them keep running)."""
+"""The package's floors: ``custom_networks.core`` imports nothing else of the project, every other import runs down
+the floors, an inference loads only what it runs, and names that moved say where they went."""
 
 from __future__ import annotations
 
@@ -32,23 +32,73 @@ def test_core_imports_nothing_else_of_the_project():
     )
 
 
-@pytest.mark.parametrize(
-    ("old", "new", "names"),
-    [
-        ("custom_networks.utils.nifti", "custom_networks.core.nifti", ["InputError", "load_nifti", "save_nifti"]),
-        ("custom_networks.utils.dicom", "custom_networks.core.dicom", ["read_dicom_series", "is_dicom_folder"]),
-        ("custom_networks.utils.cine_source", "custom_networks.core.cine_source", ["open_cine"]),
-        ("custom_networks.data.geometry", "custom_networks.core.geometry", ["resample_to_grid", "spacing_from_affine"]),
-        ("custom_networks.transforms.hr_grid", "custom_networks.core.geometry", ["hr_grid_for", "slice_axis_of"]),
-        ("custom_networks.data.tissues", "custom_networks.core.labels", ["LABEL_NAMES"]),
-        ("custom_networks.evaluate.scores", "custom_networks.core.labels", ["CLASS_NAMES"]),
-        ("custom_networks.evaluate.pipeline", "custom_networks.core.label_maps", ["load_label", "LabelValueError"]),
-        ("custom_networks.evaluate.native_grid", "custom_networks.core.label_maps", ["Annotation"]),
-    ],
-)
-def test_old_paths_are_the_same_objects(old, new, names):
-    for name in names:
-        assert getattr(importlib.import_module(old), name) is getattr(importlib.import_module(new), name)
+#: The floors of the package, from the bottom: a module imports only from lower floors (and its own folder). The
+#: README's "Where things go" draws the same.
+FLOORS = {
+    "core": 0,
+    **dict.fromkeys(("utils", "metrics", "losses", "handlers", "inferers", "datalists"), 1),
+    **dict.fromkeys(("nets", "data"), 2),
+    **dict.fromkeys(("transforms", "registration", "baselines", "engines"), 3),
+    **dict.fromkeys(("evaluate", "pairs"), 4),
+    "bundle": 5,
+    **dict.fromkeys(("cine", "dicom2nifti", "metric_table", "package"), 6),
+    **dict.fromkeys(("predict", "cohort", "demo"), 7),
+}
+PACKAGE = CORE.parent
+
+
+def _project_imports(path: Path) -> list[str]:
+    """Every ``custom_networks`` module a file imports, anywhere in it (at the top or inside a function)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.append(node.module)
+        elif isinstance(node, ast.Import):
+            found += [a.name for a in node.names]
+    return [m for m in found if m.startswith("custom_networks.")]
+
+
+def test_every_import_runs_down_the_floors():
+    folders = {p.stem if p.suffix == ".py" else p.name for p in PACKAGE.iterdir() if not p.name.startswith("_")}
+    assert folders - {"__pycache__"} <= set(FLOORS), f"folders without a floor: {folders - set(FLOORS)}"
+    upward = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE).parts
+        if parts[0] == "__init__.py":
+            continue
+        own = parts[0].removesuffix(".py")
+        for module in _project_imports(path):
+            other = module.split(".")[1]
+            if other != own and FLOORS[other] >= FLOORS[own]:
+                upward.append(f"{path.relative_to(PACKAGE)} ({own}, floor {FLOORS[own]}) imports {module}")
+    assert upward == [], "\n".join(upward)
+
+
+def test_one_inference_loads_only_what_it_runs(tiny_dataset, tmp_path):
+    """Lazy package namespaces: ``import custom_networks.predict`` and one stage-1 inference load a small part of
+    the package (printed)."""
+    code = (
+        "import sys; import custom_networks.predict as p; n = len([m for m in sys.modules if m.startswith('cust"
+        "om_networks')]); p.predict(sys.argv[1], sys.argv[2]); print(n, len([m for m in sys.modules if m.start"
+        "swith('custom_networks')]), len(list(__import__('pathlib').Path(p.__file__).parent.rglob('*.py'))))"
+    )
+    stack = tiny_dataset / "sub-0000" / "ED" / "lr_image.nii.gz"
+    out = subprocess.run([sys.executable, "-c", code, str(stack), str(tmp_path / "out")], capture_output=True,
+                         text=True, check=True).stdout.split()  # fmt: skip
+    on_import, on_inference, total = (int(v) for v in out[-3:])
+    print(f"project modules loaded: {on_import} by import custom_networks.predict, {on_inference} by one inference, "
+          f"of {total}")  # fmt: skip
+    assert on_import <= 20 and on_inference <= 35
+
+
+def test_moved_names_say_where_they_went():
+    from custom_networks.core.errors import InputError
+
+    with pytest.raises(InputError, match=r"^custom_networks.bundle.load_pairs has moved: use custom_networks.pairs"):
+        importlib.import_module("custom_networks.bundle").load_pairs  # noqa: B018
+    for gone in ("custom_networks.utils.nifti", "custom_networks.data.geometry"):
+        with pytest.raises(ModuleNotFoundError):
+            importlib.import_module(gone)
 
 
 def test_the_one_dice():

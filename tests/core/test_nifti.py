@@ -6,7 +6,8 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from custom_networks.utils import InputError, atomic_output_dir, load_nifti, save_nifti
+from custom_networks.core.errors import InputError
+from custom_networks.core.nifti import atomic_output_dir, load_nifti, save_nifti
 
 
 def _img(path, data, zooms=(1.0, 1.0, 2.0)):
@@ -75,7 +76,7 @@ def test_outputs_get_normal_permissions_not_the_temporary_files_owner_only_mode(
 
     import matplotlib.pyplot as plt
 
-    from custom_networks.utils import atomic_output_dir, save_figure
+    from custom_networks.core.nifti import atomic_output_dir, save_figure
 
     old = os.umask(0o022)
     try:
@@ -122,7 +123,7 @@ def test_sigterm_leaves_no_partial_output(tmp_path):
 
     code = (
         "import os, signal\n"
-        "from custom_networks.utils.cli import stop_on_sigterm\n"
+        "from custom_networks.core.cli import stop_on_sigterm\n"
         "from custom_networks.core.nifti import atomic_output_dir\n"
         "stop_on_sigterm()\n"
         f"with atomic_output_dir({str(tmp_path / 'out')!r}) as tmp:\n"

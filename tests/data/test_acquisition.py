@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from custom_networks.core.geometry import apply_affine, centered_grid_affine, rotation_matrix, spacing_from_affine
 from custom_networks.data.acquisition import StackProtocol, simulate_stack, stack_geometry, stack_to_hr
-from custom_networks.data.geometry import apply_affine, centered_grid_affine, rotation_matrix, spacing_from_affine
 
 SHAPE = (64, 64, 48)
 HR_AFF = centered_grid_affine(SHAPE, (1.25, 1.25, 2.0), rotation_matrix((25, -30, 100)), (5.0, -3.0, 8.0))

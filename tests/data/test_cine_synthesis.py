@@ -8,10 +8,10 @@ import nibabel as nib
 import numpy as np
 import pytest
 
+from custom_networks.core.errors import InputError
 from custom_networks.data import contraction_weight, generate_cine, synthesize_cine
 from custom_networks.data.cli import main as data_main
 from custom_networks.metrics import label_volumes_ml
-from custom_networks.utils import InputError
 
 
 def test_contraction_weight_is_a_smooth_periodic_cycle():

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from monai.data import load_decathlon_datalist
 
+from custom_networks.core.errors import InputError
 from custom_networks.data import dataset as dataset_module
 from custom_networks.data import ensure_dataset, split_subjects, synthesize_dataset
-from custom_networks.utils import InputError
 
 
 @pytest.fixture(scope="module")

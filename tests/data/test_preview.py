@@ -3,8 +3,8 @@ from __future__ import annotations
 import matplotlib.image as mpimg
 import pytest
 
+from custom_networks.core.errors import InputError
 from custom_networks.data import preview_dataset, synthesize_dataset
-from custom_networks.utils import InputError
 
 
 def test_preview_png_is_written_and_not_blank(tmp_path):

@@ -5,8 +5,8 @@ import pytest
 from conftest import dice
 from scipy import ndimage
 
-from custom_networks.data import generate_subject, get_domain, resample_to_grid
-from custom_networks.data.geometry import spacing_from_affine
+from custom_networks.core.geometry import resample_to_grid, spacing_from_affine
+from custom_networks.data import generate_subject, get_domain
 from custom_networks.data.heart import PHYSIOLOGY_RANGES
 from custom_networks.metrics import clinical_indices
 

@@ -11,9 +11,6 @@ from pathlib import Path
 import custom_networks.datalists as datalists
 
 PACKAGE = Path(datalists.__file__).parent
-#: Imports outside ``custom_networks.core`` still to move there: the command-line runner (its one home is
-#: ``custom_networks.utils.cli`` until it moves to the core).
-PENDING = {"cli.py": {"custom_networks.utils.cli"}}
 
 
 def _project_imports(path: Path) -> set[str]:
@@ -30,9 +27,7 @@ def test_datalists_imports_only_the_core():
     outside = {}
     for path in sorted(PACKAGE.glob("*.py")):
         others = {
-            m
-            for m in _project_imports(path) - PENDING.get(path.name, set())
-            if not m.startswith(("custom_networks.core", "custom_networks.datalists"))
+            m for m in _project_imports(path) if not m.startswith(("custom_networks.core", "custom_networks.datalists"))
         }
         if others:
             outside[path.name] = sorted(others)

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from monai.data import load_decathlon_datalist
 
+from custom_networks.core.errors import InputError
 from custom_networks.data import split_subjects
 from custom_networks.datalists import (
     SPLITS,
@@ -23,7 +24,6 @@ from custom_networks.datalists import (
     split_sizes,
 )
 from custom_networks.datalists.cli import main
-from custom_networks.utils import InputError
 
 GROUPS = ("DCM", "HCM", "NOR")
 

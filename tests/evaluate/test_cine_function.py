@@ -9,8 +9,8 @@ import nibabel as nib
 import numpy as np
 import pytest
 
+from custom_networks.core.errors import InputError
 from custom_networks.evaluate.cine_function import analyse_ed_es, analyse_segmentation, segmentation_frames
-from custom_networks.utils import InputError
 
 
 def _heart(radius: float, shape=(64, 48, 12)) -> np.ndarray:

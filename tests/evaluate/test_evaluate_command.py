@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 from conftest import REPO
 
-from custom_networks.data import resample_to_grid
+from custom_networks.core.errors import InputError
+from custom_networks.core.geometry import resample_to_grid
+from custom_networks.core.nifti import load_nifti, save_nifti
 from custom_networks.evaluate import evaluate, segmentation_scores
-from custom_networks.utils.nifti import InputError, load_nifti, save_nifti
 
 
 def _test_cases(dataset):

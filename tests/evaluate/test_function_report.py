@@ -11,9 +11,9 @@ import os
 import numpy as np
 import pytest
 
+from custom_networks.core.errors import InputError
 from custom_networks.evaluate import FUNCTION_COLUMNS, cohort_table, function_row, write_function_outputs
 from custom_networks.metrics import QC_FLAGS, QCResult, cardiac_function
-from custom_networks.utils.nifti import InputError
 
 T = 20
 NAMES = ["s01_function.csv", "s01_function.json", "s01_volume_curves.png"]

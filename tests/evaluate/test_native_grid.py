@@ -8,15 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from custom_networks.data.geometry import centered_grid_affine, rotation_matrix
-from custom_networks.evaluate.native_grid import (
-    Annotation,
-    heart_found,
-    labels_on_native_grid,
-    native_clinical_scores,
-    native_segmentation_scores,
-)
-from custom_networks.transforms.hr_grid import hr_grid_for
+from custom_networks.core.geometry import centered_grid_affine, hr_grid_for, labels_on_native_grid, rotation_matrix
+from custom_networks.core.label_maps import Annotation
+from custom_networks.evaluate.native_grid import heart_found, native_clinical_scores, native_segmentation_scores
 
 SHAPE = (40, 36, 8)
 SPACING = (1.5, 1.5, 10.0)
@@ -89,7 +83,7 @@ def test_hr_prediction_sampled_on_the_native_grid_in_world_coordinates():
     (centre profile), on an oblique grid whose HR axes are permuted; the slab profile keeps whole-slice structures."""
     ref, affine = _labels(), _affine()
     hr_shape, hr_affine, _ = hr_grid_for(SHAPE, affine)
-    from custom_networks.data.geometry import resample_to_grid
+    from custom_networks.core.geometry import resample_to_grid
 
     hr = resample_to_grid(ref, affine, hr_shape, hr_affine, order=0, mode="constant")
     back = labels_on_native_grid(hr, hr_affine, SHAPE, affine, profile="centre")

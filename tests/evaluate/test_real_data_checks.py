@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 from conftest import REPO, real_data_path
 
-from custom_networks.data.geometry import centered_grid_affine, rotation_matrix, spacing_from_affine
+from custom_networks.core.errors import InputError
+from custom_networks.core.geometry import centered_grid_affine, rotation_matrix, spacing_from_affine
+from custom_networks.core.nifti import save_nifti
 from custom_networks.evaluate.floors import find_floor_pairs, label_floor, nn_upsample_labels
 from custom_networks.evaluate.held_out import (
     ACDC_TO_PROJECT,
@@ -23,7 +25,6 @@ from custom_networks.evaluate.held_out import (
     slice_centres,
     summarise_held_out,
 )
-from custom_networks.utils.nifti import InputError, save_nifti
 
 
 def _oblique_stack(shape=(11, 24, 20), spacing=(10.0, 1.25, 1.5)):

@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 from conftest import REPO, real_data_path
 
-from custom_networks.core.label_maps import load_label
-from custom_networks.evaluate.native_grid import Annotation, labels_on_native_grid, native_segmentation_scores
-from custom_networks.utils.nifti import InputError, load_nifti, save_nifti
+from custom_networks.core.errors import InputError
+from custom_networks.core.geometry import labels_on_native_grid
+from custom_networks.core.label_maps import Annotation, load_label
+from custom_networks.core.nifti import load_nifti, save_nifti
+from custom_networks.evaluate.native_grid import native_segmentation_scores
 
 
 def _benchmark():
@@ -153,8 +155,7 @@ def test_bundle_on_a_real_stack(tmp_path):
 
 
 def test_oracle_crop_keeps_world_coordinates_and_centres_the_heart(tmp_path):
-    from custom_networks.core.geometry import centered_grid_affine, rotation_matrix
-    from custom_networks.data.geometry import apply_affine
+    from custom_networks.core.geometry import apply_affine, centered_grid_affine, rotation_matrix
 
     bench = _benchmark()
     shape = (200, 180, 10)

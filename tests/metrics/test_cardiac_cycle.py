@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from custom_networks.core.errors import InputError
 from custom_networks.metrics import (
     INDEX_NAMES,
     MYOCARDIAL_DENSITY_G_PER_ML,
@@ -15,7 +16,6 @@ from custom_networks.metrics import (
     smooth_volume_curve,
     volume_curves,
 )
-from custom_networks.utils.nifti import InputError
 
 SPACING = (1.5, 1.5, 8.0)
 SHAPE = (128, 96, 12)

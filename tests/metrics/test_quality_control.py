@@ -9,8 +9,8 @@ import re
 import numpy as np
 import pytest
 
+from custom_networks.core.errors import InputError
 from custom_networks.metrics import QC_FLAGS, cardiac_function, function_qc, volume_curves
-from custom_networks.utils.nifti import InputError
 
 SPACING = (2.0, 2.0, 8.0)
 SHAPE = (96, 72, 12)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from custom_networks.data.geometry import apply_affine, centered_grid_affine, rotation_matrix
+from custom_networks.core.errors import InputError
+from custom_networks.core.geometry import apply_affine, centered_grid_affine, rotation_matrix
 from custom_networks.registration import LANDMARK_NAMES, label_landmarks, landmark_slice_axis
-from custom_networks.utils.nifti import InputError
 
 #: Oblique grid with the slice axis FIRST (5 mm), to check the slice axis comes from the geometry.
 AFFINE = centered_grid_affine((6, 12, 10), (5.0, 1.2, 1.4), rotation_matrix((20, -30, 110)), (10.0, -4.0, 30.0))

@@ -8,8 +8,10 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from custom_networks.data import generate_subject, get_domain, resample_to_grid
-from custom_networks.data.geometry import apply_affine, rotation_matrix
+from custom_networks.core.errors import InputError
+from custom_networks.core.geometry import apply_affine, resample_to_grid, rotation_matrix
+from custom_networks.core.nifti import save_nifti
+from custom_networks.data import generate_subject, get_domain
 from custom_networks.registration import (
     RegistrationError,
     align_pair,
@@ -20,7 +22,6 @@ from custom_networks.registration import (
     transform_json_path,
 )
 from custom_networks.registration.__main__ import main
-from custom_networks.utils.nifti import InputError, save_nifti
 
 # SWIG (ITK's Python wrapping) types trip a Python 3.12+ deprecation check on every lazy module load.
 pytestmark = pytest.mark.filterwarnings("ignore:builtin type .* has no __module__ attribute:DeprecationWarning")

@@ -4,8 +4,15 @@ import numpy as np
 import torch
 from monai.data import MetaTensor
 
-from custom_networks.data.geometry import apply_affine, centered_grid_affine, rotation_matrix, spacing_from_affine
-from custom_networks.transforms import ResampleToHRGridd, hr_grid_for, slice_axis_of
+from custom_networks.core.geometry import (
+    apply_affine,
+    centered_grid_affine,
+    hr_grid_for,
+    rotation_matrix,
+    slice_axis_of,
+    spacing_from_affine,
+)
+from custom_networks.transforms import ResampleToHRGridd
 
 
 def _field(shape, affine, coeffs):

@@ -7,9 +7,9 @@ import pytest
 import torch
 from monai.data import MetaTensor
 
+from custom_networks.core.errors import InputError
 from custom_networks.core.geometry import hr_grid_for, resample_to_grid
 from custom_networks.transforms import LabelToImageGridd
-from custom_networks.utils import InputError
 
 
 def _stack():

@@ -8,7 +8,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from custom_networks.core.nifti import InputError
+from custom_networks.core.errors import InputError
 from custom_networks.transforms import LoadManualLabeld
 
 AFFINE = np.diag([1.5, 1.5, 8.0, 1.0])

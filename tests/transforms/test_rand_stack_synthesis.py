@@ -9,7 +9,7 @@ import torch
 from monai.data import MetaTensor
 from monai.transforms import Compose, RandFlipd, RandRotate90d, RandSpatialCropd
 
-from custom_networks.core.nifti import InputError
+from custom_networks.core.errors import InputError
 from custom_networks.data.synthesis import _parametric_tissues, sax_grid_affine
 from custom_networks.data.tissues import Tissue, tissue_to_label
 from custom_networks.transforms import RandStackSynthesisd, SynthesisRanges

@@ -9,9 +9,9 @@ import pytest
 import torch
 from monai.data import MetaTensor
 
+from custom_networks.core.errors import InputError
+from custom_networks.core.nifti import NiftiFrameWriter, save_nifti
 from custom_networks.transforms import SaveCineFramed
-from custom_networks.utils import InputError, save_nifti
-from custom_networks.utils.nifti import NiftiFrameWriter
 
 AFFINE = np.array([[0.0, -1.25, 0, 40.0], [1.25, 0, 0, -12.0], [0, 0, 2.0, 7.5], [0, 0, 0, 1]])
 

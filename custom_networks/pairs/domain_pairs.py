@@ -9,9 +9,9 @@ Layout of a paired dataset folder (``ensure_paired_dataset`` generates it when i
         aligned/<case>/    per target case: the paired source image and label map resampled on the target's grid
                            (rigid, then the deformable refinement), and the rigid transform (JSON)
         source_twin/       generated data only: the target subjects rendered in the source domain (same seeds), the
-                           ground truth of a translation (custom_networks.bundle.source_twins)
+                           ground truth of a translation (custom_networks.pairs.source_twins)
         external_test/     generated data only, made on first use: further target subjects and their source twins,
-                           an external test cohort (custom_networks.bundle.external_test)
+                           an external test cohort (custom_networks.pairs.external_test)
         pairs.json         splits "training" / "validation" / "test" of converged pairs, "rejected" pairs
 
 Each target case (``<subject>_<phase>``) is paired with a source case of the **same split and phase**, in index
@@ -44,14 +44,15 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from custom_networks.bundle.external_test import ensure_external_test
-from custom_networks.bundle.source_twins import add_source_twins
+from custom_networks.core.errors import InputError
 from custom_networks.core.geometry import resample_to_grid
-from custom_networks.core.nifti import InputError, atomic_output_dir, load_nifti, save_nifti
+from custom_networks.core.nifti import atomic_output_dir, load_nifti, save_nifti
 from custom_networks.data.dataset import case_name, synthesize_dataset
+from custom_networks.pairs.external_test import ensure_external_test
+from custom_networks.pairs.source_twins import add_source_twins
 from custom_networks.registration import align_pair, label_dice, register_labels_deformable
 
-__all__ = ["PAIR_KEYS", "SPLITS", "ensure_paired_dataset", "load_pairs", "pair_datasets", "target_inference_inputs"]
+__all__ = ["PAIR_KEYS", "SPLITS", "ensure_paired_dataset", "load_pairs", "pair_datasets"]
 
 logger = logging.getLogger(__name__)
 
@@ -361,7 +362,7 @@ def ensure_paired_dataset(
         min_label_dice: rejection threshold of the aligned label overlap (see :func:`pair_datasets`).
         deformable: label-driven deformable refinement of the aligned pairs (see :func:`pair_datasets`).
         source_twins: also render the target subjects in the source domain (``source_twin/``, the translations'
-            ground truth, :func:`~custom_networks.bundle.source_twins.add_source_twins`).
+            ground truth, :func:`~custom_networks.pairs.source_twins.add_source_twins`).
         progress: show progress bars.
         synth_kwargs: further arguments of :func:`custom_networks.data.synthesize_dataset` (both domains).
 
@@ -444,14 +445,14 @@ def load_pairs(
         dataset_dir: paired dataset folder.
         split: ``"training"``, ``"validation"``, ``"test"``, or ``"external"``: the external test cohort of a
             generated dataset (more target subjects with their source twins, unpaired; generated on first use,
-            :func:`~custom_networks.bundle.external_test.ensure_external_test`).
+            :func:`~custom_networks.pairs.external_test.ensure_external_test`).
         include_rejected: also return the pairs of this split whose registration did not converge (at test time
             only the target image is needed, so evaluation scores every target case); never for training.
         with_registration: keep each item's ``"registration"`` record (a nested dict, which a ``DataLoader`` cannot
             collate; off for the configs).
         source_twins: make sure the items carry their source twins (``target_twin``, ``target_twin_hr_image``),
             rendering them first in a generated dataset made before they existed
-            (:func:`~custom_networks.bundle.source_twins.add_source_twins`).
+            (:func:`~custom_networks.pairs.source_twins.add_source_twins`).
         kwargs: arguments of :func:`ensure_paired_dataset` used when generating.
 
     Returns:
@@ -486,44 +487,4 @@ def load_pairs(
                 continue
             entry[key] = str(folder / value) if key in PAIR_KEYS and value is not None else value
         out.append({k: v for k, v in entry.items() if v is not None})
-    return out
-
-
-def target_inference_inputs(
-    input_path: str | os.PathLike | None, dataset_dir: str | os.PathLike, **kwargs: Any
-) -> list[dict[str, str]]:
-    """Datalist of the V-AMA inference: the user's target-domain stacks, or the target test stacks of the paired
-    dataset (every target test case, also those whose pairing registration was rejected: translation needs no
-    source image).
-
-    Args:
-        input_path: a NIfTI file, a folder of NIfTI files, or None for the generated target test split.
-        dataset_dir: paired dataset folder used when ``input_path`` is None (generated first when it holds no
-            ``pairs.json``).
-        kwargs: arguments of :func:`ensure_paired_dataset`; ``frame``, ``output_dir``, ``postfixes``, ``overwrite``
-            and ``series`` are the input / output checks of :func:`custom_networks.bundle.inference_inputs`.
-
-    Returns:
-        ``[{"image": path[, "case": name]}, ...]`` (native target stacks, ``lr_image``).
-
-    Raises:
-        InputError: the path does not exist or holds no NIfTI file.
-    """
-    from custom_networks.bundle.inputs import inference_inputs
-
-    check = {k: kwargs.pop(k) for k in ("frame", "output_dir", "postfixes", "overwrite", "series") if k in kwargs}
-    if input_path is not None:
-        return inference_inputs(input_path, dataset_dir, **check)
-    items = load_pairs(dataset_dir, "test", include_rejected=True, **kwargs)
-    out = [{"image": item["target_lr_image"], "case": item["case"]} for item in items]
-    if check.get("output_dir") is not None:
-        from custom_networks.core.nifti import check_output_folder
-
-        check_output_folder(check["output_dir"])
-        if not check.get("overwrite", True):
-            for item in out:
-                for postfix in check.get("postfixes", ()):
-                    target = Path(check["output_dir"]) / f"{item['case']}_{postfix}.nii.gz"
-                    if target.exists():
-                        raise InputError(f"{target}: exists (pass --overwrite True to replace it)")
     return out

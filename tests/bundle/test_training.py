@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from custom_networks.bundle.labelled_stacks import generated_stacks, weights_record
+from custom_networks.bundle.training import generated_stacks, weights_record
 from custom_networks.datalists import mixing_weights, slice_training_stacks, trained_on
 
 

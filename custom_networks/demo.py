@@ -1,7 +1,7 @@
 """``make demo``: run the Gemini-GAN bundle's inference with the shipped weights on a generated case, score it
 against the generated ground truth in world coordinates, and draw an overlay.
 
-Usage: ``python -m custom_networks.bundle.demo --out demo_output``
+Usage: ``python -m custom_networks.demo --out demo_output``
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from custom_networks.bundle.workflows import load_workflow
-from custom_networks.core.geometry import spacing_from_affine
+from custom_networks.core.cli import run_cli
+from custom_networks.core.geometry import resample_to_grid, spacing_from_affine
 from custom_networks.core.labels import LABEL_COLORS
 from custom_networks.core.nifti import load_nifti, save_figure
 from custom_networks.core.overlap import dice
-from custom_networks.data import resample_to_grid, synthesize_dataset
-from custom_networks.utils.cli import run_cli
+from custom_networks.data import synthesize_dataset
 
 __all__ = ["run_demo", "score_case"]
 
@@ -67,12 +67,10 @@ def _overlay(stack: Path, seg: Path, sr: Path, case_dir: Path, out: Path) -> Non
         ("output image (<name>_sr) + predicted labels", srv, pred),
         ("HR reference + reference labels", hr_on, ref_on),
     ]
-    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: files only, no display, no global backend
 
-    matplotlib.use("Agg")  # files only, no display
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, 3, figsize=(11, 7.5))
+    fig = Figure(figsize=(11, 7.5))
+    axes = fig.subplots(2, 3)
     for col, (title, vol, lab) in enumerate(views):
         for row, (cut, spacing) in enumerate(
             (((slice(None), slice(None), k), sp[:2]), ((slice(None), j, slice(None)), sp[[0, 2]]))
@@ -140,4 +138,4 @@ def main(out: str = "demo_output", seed: int = 2026, ckpt: str | None = None) ->
 
 
 if __name__ == "__main__":
-    sys.exit(run_cli(main, name="python -m custom_networks.bundle.demo", path_options=("--out", "--ckpt")))
+    sys.exit(run_cli(main, name="python -m custom_networks.demo", path_options=("--out", "--ckpt")))

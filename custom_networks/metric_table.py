@@ -1,7 +1,7 @@
 """Markdown table (mean +- sd over cases) of an evaluation folder written by a bundle's ``evaluate.json``
 (MONAI ``MetricsSaver`` ``*_raw.csv`` files).
 
-Usage: ``python -m custom_networks.bundle.report gemini_gan_bundle/eval [--out table.md]``
+Usage: ``python -m custom_networks.metric_table gemini_gan_bundle/eval [--out table.md]``
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from custom_networks.utils.cli import run_cli
+from custom_networks.core.cli import run_cli
+from custom_networks.core.labels import FOREGROUND_LABELS, LABEL_NAMES
 
 __all__ = ["metric_table", "read_raw"]
 
-CLASS_NAMES = ("LV blood pool", "LV myocardium", "RV")
 
 #: (row title, raw-file stem, per-class?) in table order.
 ROWS = (
@@ -52,7 +52,8 @@ def _fmt(values: np.ndarray, digits: int) -> str:
 def metric_table(eval_dir: str | Path) -> str:
     """Markdown table of every metric found in ``eval_dir``."""
     eval_dir = Path(eval_dir)
-    lines = [f"| metric | {' | '.join(CLASS_NAMES)} |", "| --- | --- | --- | --- |"]
+    names = [LABEL_NAMES[c] for c in FOREGROUND_LABELS]
+    lines = [f"| metric | {' | '.join(names)} |", "| --- | --- | --- | --- |"]
     n_cases = 0
     for title, stem, per_class in ROWS:
         path = eval_dir / f"{stem}_raw.csv"
@@ -62,7 +63,7 @@ def metric_table(eval_dir: str | Path) -> str:
         n_cases = max(n_cases, len(data))
         digits = 3 if ("Dice" in title or "SSIM" in title) else 2
         if per_class:
-            cells = [_fmt(data[:, c], digits) for c in range(min(data.shape[1], len(CLASS_NAMES)))]
+            cells = [_fmt(data[:, c], digits) for c in range(min(data.shape[1], len(names)))]
         else:
             cells = [_fmt(data[:, 0], digits), "", ""]
         lines.append(f"| {title} | {' | '.join(cells)} |")
@@ -79,7 +80,8 @@ def main(eval_dir: str, out: str | None = None, overwrite: bool = False) -> None
         out: a Markdown file to write the table to.
         overwrite: replace an existing ``out``.
     """
-    from custom_networks.core.nifti import InputError, write_text_atomic
+    from custom_networks.core.errors import InputError
+    from custom_networks.core.nifti import write_text_atomic
 
     if out and Path(out).exists() and not overwrite:
         raise InputError(f"{out}: exists (pass --overwrite True to replace it)")
@@ -90,4 +92,4 @@ def main(eval_dir: str, out: str | None = None, overwrite: bool = False) -> None
 
 
 if __name__ == "__main__":
-    sys.exit(run_cli(main, name="python -m custom_networks.bundle.report", path_options=("--out",)))
+    sys.exit(run_cli(main, name="python -m custom_networks.metric_table", path_options=("--out",)))

@@ -1,6 +1,6 @@
-"""The rules every command shares (``custom_networks.utils.cli``): no value evaluated as Python by any route of
-``monai.bundle run`` (P22-P24), an unknown option refused before anything runs (P6, C10), a full disk said in one
-line (P20) — rows of docs/bad_inputs.md."""
+"""The rules every command shares (``custom_networks.core.cli``, the one CLI runner): no value evaluated as Python
+by any route of ``monai.bundle run`` (P22-P24), an unknown option refused before anything runs (P6, C10), a full disk
+said in one line (P20) — rows of docs/bad_inputs.md."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import sys
 import pytest
 from conftest import FULL_DISK_SITECUSTOMIZE, REPO
 
+from custom_networks.core.cli import check_options, refuse_evaluated_overrides, run_cli
 from custom_networks.core.errors import InputError
-from custom_networks.utils.cli import check_options, refuse_evaluated_overrides, run_cli
 
 
 @pytest.mark.parametrize(

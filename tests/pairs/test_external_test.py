@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from conftest import tiny_pairs
 
-from custom_networks.bundle import load_pairs
-from custom_networks.bundle.external_test import EXTERNAL_DIR, ensure_external_test
-from custom_networks.utils.nifti import InputError, load_nifti
+from custom_networks.core.errors import InputError
+from custom_networks.core.nifti import load_nifti
+from custom_networks.pairs import load_pairs
+from custom_networks.pairs.external_test import EXTERNAL_DIR, ensure_external_test
 
 
 def test_external_cohort_holds_new_subjects_with_their_twins(tmp_path_factory, tmp_path):

@@ -4,7 +4,7 @@ stopped by SIGTERM (it is turned into an exception, so the atomic writers clean 
 
 - :func:`run_cli` runs a python-fire command (the project's own command lines);
 - :func:`install_error_handler` does the same for ``python -m monai.bundle run``, whose bundles call it first in
-  their ``initialize`` section: an uncaught exception caused by an :class:`~custom_networks.utils.InputError` is
+  their ``initialize`` section: an uncaught exception caused by an :class:`~custom_networks.core.errors.InputError` is
   printed as one line and the process exits with status 2.
 """
 

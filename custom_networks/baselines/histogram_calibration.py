@@ -18,8 +18,8 @@ import torch
 from monai.data import load_decathlon_datalist
 from tqdm import tqdm
 
-from custom_networks.baselines import HistogramMatching
-from custom_networks.core.nifti import InputError
+from custom_networks.baselines.histogram_matching import HistogramMatching
+from custom_networks.core.errors import InputError
 
 __all__ = ["fit_histogram_matching", "load_calibration", "source_training_items"]
 

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from conftest import tiny_pairs
 
-from custom_networks.bundle import load_pairs
-from custom_networks.bundle.source_twins import TWIN_DIR, add_source_twins
-from custom_networks.utils.nifti import InputError, load_nifti
+from custom_networks.core.errors import InputError
+from custom_networks.core.nifti import load_nifti
+from custom_networks.pairs import load_pairs
+from custom_networks.pairs.source_twins import TWIN_DIR, add_source_twins
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Paired source/target data of the V-AMA bundle (``custom_networks.bundle.domain_pairs``): generation, rigid alignment
+"""Paired source/target data of the V-AMA bundle (``custom_networks.pairs.domain_pairs``): generation, rigid alignment
 of each source subject onto its target subject, rejection of failed registrations, loading for the configs."""
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 from conftest import dice, tiny_pairs
 
-from custom_networks.bundle import domain_pairs, ensure_paired_dataset, load_pairs, pair_datasets
-from custom_networks.data.geometry import resample_to_grid
+from custom_networks.core.errors import InputError
+from custom_networks.core.geometry import resample_to_grid
+from custom_networks.core.nifti import load_nifti
+from custom_networks.pairs import domain_pairs, ensure_paired_dataset, load_pairs, pair_datasets
 from custom_networks.registration import label_dice
-from custom_networks.utils import InputError, load_nifti
 
 
 @pytest.fixture(scope="module")

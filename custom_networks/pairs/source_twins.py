@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from custom_networks.core.nifti import InputError, load_nifti
+from custom_networks.core.errors import InputError
+from custom_networks.core.nifti import load_nifti
 from custom_networks.data.dataset import case_name, synthesize_dataset
 
 __all__ = [

@@ -3,7 +3,7 @@
 A paired dataset of 12 subjects per domain keeps 2 target subjects (4 cases) for testing, too few to compare
 domain-adaptation methods whose per-case Dice spreads by 0.1-0.4. Translation needs no source image, so a test cohort
 needs no pairing: ``external_test/`` holds ``subjects`` further subjects of the target domain (seeds no other cohort
-uses) and their source twins (:mod:`custom_networks.bundle.source_twins`), every case (ED and ES of every subject) a
+uses) and their source twins (:mod:`custom_networks.pairs.source_twins`), every case (ED and ES of every subject) a
 test case. ``load_pairs(dataset_dir, "external")`` returns its items, with the keys of the paired test items.
 """
 
@@ -14,9 +14,10 @@ import logging
 import os
 from pathlib import Path
 
-from custom_networks.bundle.source_twins import TWIN_KEYS, check_same_subject, render_twins
-from custom_networks.core.nifti import InputError, atomic_output_dir
+from custom_networks.core.errors import InputError
+from custom_networks.core.nifti import atomic_output_dir
 from custom_networks.data.dataset import case_name, synthesize_dataset
+from custom_networks.pairs.source_twins import TWIN_KEYS, check_same_subject, render_twins
 
 __all__ = ["EXTERNAL_DIR", "EXTERNAL_SEED_OFFSET", "ensure_external_test"]
 
