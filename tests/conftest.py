@@ -225,3 +225,31 @@ def full_disk(monkeypatch):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     return lambda: monkeypatch.setattr(gzip.GzipFile, "write", full)
+
+
+#: The handler lists of the bundles' train.json / evaluate.json.
+HANDLER_LISTS = ("train#handlers", "train#resume_handlers", "validate#handlers")
+
+
+def kept_handlers(config_files: list[str], **overrides) -> dict[str, list[tuple[str, bool | None]]]:
+    """``{list id: [(_target_, print_lr), ...]}`` of the handlers MONAI keeps once it has resolved their ``_disabled_``
+    (a reference or an expression). Each handler is built as a plain dict (its arguments would build the networks and
+    the datasets); what ``_disabled_`` and ``print_lr`` refer to is the real config with ``overrides``."""
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser(ConfigParser.load_config_files(config_files))
+    for key, value in overrides.items():
+        parser[key] = value
+    for list_id in HANDLER_LISTS:
+        parser[list_id] = [
+            {
+                "_target_": "builtins.dict",
+                "target": h["_target_"],
+                **{k: h[k] for k in ("_disabled_", "print_lr") if k in h},
+            }
+            for h in parser[list_id]
+        ]
+    return {
+        list_id: [(h["target"], h.get("print_lr")) for h in parser.get_parsed_content(list_id)]
+        for list_id in HANDLER_LISTS
+    }

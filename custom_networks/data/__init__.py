@@ -8,7 +8,6 @@ from custom_networks.core.lazy_exports import lazy_exports
 _EXPORTS = {
     "ANATOMY_DETAILS": "synthesis",
     "FILE_KEYS": "dataset",
-    "LABEL_NAMES": "tissues",
     "PHASES": "synthesis",
     "PHENOTYPES": "heart",
     "CardiacDetails": "heart_details",

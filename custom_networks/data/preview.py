@@ -14,7 +14,7 @@ from custom_networks.core.geometry import apply_affine, spacing_from_affine
 from custom_networks.core.labels import LABEL_COLORS
 from custom_networks.core.nifti import load_nifti, save_figure
 
-__all__ = ["LABEL_COLORS", "preview_case", "preview_dataset"]
+__all__ = ["preview_case", "preview_dataset"]
 
 
 def _show(ax, image, label, spacing, title, window):

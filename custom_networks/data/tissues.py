@@ -7,12 +7,9 @@ from enum import IntEnum
 import numpy as np
 from scipy import ndimage
 
-from custom_networks.core.labels import LABEL_NAMES
-
 __all__ = [
     "BASIC_TISSUES",
     "DETAIL_TISSUES",
-    "LABEL_NAMES",
     "RENDERED_AS",
     "TISSUE_LABELS",
     "Tissue",

@@ -33,7 +33,6 @@ _EXPORTS = {
     "nn_upsample_labels": "floors",
     "score_held_out": "held_out",
     "summarise_held_out": "held_out",
-    "CLASS_NAMES": "scores",
     "CaseResult": "pipeline",
     "Evaluation": "pipeline",
     "PredictionCase": "cases",

@@ -25,9 +25,10 @@ from scipy import ndimage
 
 from custom_networks.core.errors import InputError
 from custom_networks.core.geometry import resample_to_grid, slice_axis_of, spacing_from_affine
+from custom_networks.core.labels import CLASS_NAMES
 from custom_networks.core.overlap import dice_per_class as per_class_dice
 from custom_networks.data.labelmaps import load_label_map
-from custom_networks.evaluate.scores import CLASS_NAMES, segmentation_scores
+from custom_networks.evaluate.scores import segmentation_scores
 
 __all__ = ["PROTOCOLS", "FloorPair", "dice_per_class", "find_floor_pairs", "label_floor", "nn_upsample_labels"]
 

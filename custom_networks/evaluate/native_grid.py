@@ -32,8 +32,8 @@ import numpy as np
 
 from custom_networks.core.geometry import slice_axis_of, spacing_from_affine
 from custom_networks.core.label_maps import Annotation
+from custom_networks.core.labels import CLASS_NAMES
 from custom_networks.core.overlap import dice
-from custom_networks.evaluate.scores import CLASS_NAMES
 from custom_networks.metrics.clinical import MYOCARDIAL_DENSITY_G_PER_ML, ejection_fraction
 
 __all__ = [

@@ -28,7 +28,6 @@ from custom_networks.core.labels import CLASS_NAMES
 from custom_networks.metrics import clinical_indices, slicewise_dice, slicewise_psnr_ssim
 
 __all__ = [
-    "CLASS_NAMES",
     "clinical_scores",
     "compat_scores",
     "heart_region",

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import HANDLER_LISTS, kept_handlers
 from monai.bundle import ConfigParser
 
 from custom_networks.nets import GeminiGenerator
@@ -31,30 +32,7 @@ SAVE_RANK_STATES = {
 }
 
 
-HANDLER_LISTS = ("train#handlers", "train#resume_handlers", "validate#handlers")
 RANK0_ONLY = {"StatsHandler", "TensorBoardStatsHandler", "CheckpointSaver"}
-
-
-def _kept_handlers(config_files: list[str], **overrides) -> dict[str, list[tuple[str, bool | None]]]:
-    """``{list id: [(_target_, print_lr), ...]}`` of the handlers MONAI keeps once it has resolved their ``_disabled_``
-    (a reference or an expression). Each handler is built as a plain dict (its arguments would build the networks and
-    the datasets); what ``_disabled_`` and ``print_lr`` refer to is the real config with ``overrides``."""
-    parser = ConfigParser(ConfigParser.load_config_files(config_files))
-    for key, value in overrides.items():
-        parser[key] = value
-    for list_id in HANDLER_LISTS:
-        parser[list_id] = [
-            {
-                "_target_": "builtins.dict",
-                "target": h["_target_"],
-                **{k: h[k] for k in ("_disabled_", "print_lr") if k in h},
-            }
-            for h in parser[list_id]
-        ]
-    return {
-        list_id: [(h["target"], h.get("print_lr")) for h in parser.get_parsed_content(list_id)]
-        for list_id in HANDLER_LISTS
-    }
 
 
 def test_rank0_only_switches_disable_every_logging_and_saving_handler():
@@ -88,12 +66,12 @@ def test_rank0_only_switches_disable_every_logging_and_saving_handler():
         "train#resume_handlers": [],
         "validate#handlers": [],
     }
-    assert _kept_handlers([str(TRAIN)]) == everything  # one process
-    assert _kept_handlers([str(TRAIN)], rank_zero_only_off=True, print_lr=False) == rank_zero_only
+    assert kept_handlers([str(TRAIN)]) == everything  # one process
+    assert kept_handlers([str(TRAIN)], rank_zero_only_off=True, print_lr=False) == rank_zero_only
     ddp = [str(TRAIN), str(MULTI_GPU)]
     no_ddp = {"discriminator": "@discriminator_def"}  # d_optimizer (a _disabled_ refers to it) without a process group
-    assert _kept_handlers(ddp, rank=0, **no_ddp) == everything
-    assert _kept_handlers(ddp, rank=1, **no_ddp) == rank_zero_only
+    assert kept_handlers(ddp, rank=0, **no_ddp) == everything
+    assert kept_handlers(ddp, rank=1, **no_ddp) == rank_zero_only
     # the discriminator runs on real and fake batches before one backward: a per-forward in-place broadcast of its
     # batch-norm statistics breaks cuDNN's batch-norm backward (seen on a GPU: benchmarks/gpu_check.py)
     assert config["discriminator"]["broadcast_buffers"] is False

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, tiny_pairs
+from conftest import HANDLER_LISTS, REPO, kept_handlers, tiny_pairs
 from ignite.engine import Events
 from monai.bundle import ConfigParser, ConfigWorkflow
 
@@ -177,31 +177,6 @@ def test_comparator_overrides_swap_the_network_and_the_output_folders(overrides,
         assert set(map(id, net.generator_parameters())).isdisjoint(map(id, net.discriminator_parameters()))
 
 
-HANDLER_LISTS = ("train#handlers", "train#resume_handlers", "validate#handlers")
-
-
-def _kept_handlers(config_files: list[str], **overrides) -> dict[str, list[tuple[str, bool | None]]]:
-    """``{list id: [(_target_, print_lr), ...]}`` of the handlers MONAI keeps once it has resolved their ``_disabled_``
-    (a reference or an expression). Each handler is built as a plain dict (its arguments would build the networks and
-    the datasets); what ``_disabled_`` and ``print_lr`` refer to is the real config with ``overrides``."""
-    parser = ConfigParser(ConfigParser.load_config_files(config_files))
-    for key, value in overrides.items():
-        parser[key] = value
-    for list_id in HANDLER_LISTS:
-        parser[list_id] = [
-            {
-                "_target_": "builtins.dict",
-                "target": h["_target_"],
-                **{k: h[k] for k in ("_disabled_", "print_lr") if k in h},
-            }
-            for h in parser[list_id]
-        ]
-    return {
-        list_id: [(h["target"], h.get("print_lr")) for h in parser.get_parsed_content(list_id)]
-        for list_id in HANDLER_LISTS
-    }
-
-
 def test_multi_gpu_overrides():
     """DDP needs find_unused_parameters; the logging / saving handlers refer to the named switch rank_zero_only_off,
     the generators' LrScheduleHandler to print_lr (no override addresses a handler by list index), and the switches
@@ -242,10 +217,10 @@ def test_multi_gpu_overrides():
         "train#resume_handlers": [],
         "validate#handlers": [],
     }
-    assert _kept_handlers([TRAIN]) == everything  # one process
-    assert _kept_handlers([TRAIN], rank_zero_only_off=True, print_lr=False) == rank_zero_only
-    assert _kept_handlers([TRAIN, MULTI_GPU], rank=0) == everything
-    assert _kept_handlers([TRAIN, MULTI_GPU], rank=1) == rank_zero_only
+    assert kept_handlers([TRAIN]) == everything  # one process
+    assert kept_handlers([TRAIN], rank_zero_only_off=True, print_lr=False) == rank_zero_only
+    assert kept_handlers([TRAIN, MULTI_GPU], rank=0) == everything
+    assert kept_handlers([TRAIN, MULTI_GPU], rank=1) == rank_zero_only
 
 
 def test_histogram_matching_baseline_fits_on_the_training_sources_and_evaluates(overrides, tmp_path):
