@@ -7,8 +7,8 @@ A subject (or one phase of it) whose image has a missing or unreadable companion
 whose files disagree (label shape different from the image's, frame outside the cine) is skipped with the reason
 (:mod:`custom_networks.datalists.base`).
 
-The labels stay as ACDC wrote them (1 RV, 2 LV myocardium, 3 LV blood pool): the importer lists files, it reads no
-label map.
+ACDC's label values are 1 RV, 2 LV myocardium, 3 LV blood pool: the importer lists files and reads no label map, and
+every item carries the layout's ``label_map`` (1 -> 3, 3 -> 1), which the label readers apply.
 """
 
 from __future__ import annotations
@@ -185,4 +185,5 @@ LAYOUT = Layout(
     importer=import_acdc,
     looks_like="patientNNN/Info.cfg",
     subject_test=is_acdc_subject,
+    label_map={1: 3, 3: 1},  # ACDC: 1 RV, 3 LV blood pool
 )

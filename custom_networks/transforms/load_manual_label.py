@@ -40,6 +40,8 @@ class LoadManualLabeld(MapTransform):
         keys: the label key (one).
         annotation_key: item key of the optional ``<case>_labelled_slices.json`` (absent or None: fully labelled).
         num_classes: number of classes, background included.
+        label_map_key: item key of the optional label value -> project class mapping of the item's dataset layout
+            (e.g. ACDC's ``{"1": 3, "3": 1}``, written by :mod:`custom_networks.datalists`), applied when reading.
         allow_missing_keys: do not fail when the label key is absent.
     """
 
@@ -48,6 +50,7 @@ class LoadManualLabeld(MapTransform):
         keys: Hashable = "label",
         annotation_key: str = "labelled_slices",
         num_classes: int = NUM_CLASSES,
+        label_map_key: str = "label_map",
         allow_missing_keys: bool = False,
     ):
         super().__init__(keys, allow_missing_keys)
@@ -55,13 +58,15 @@ class LoadManualLabeld(MapTransform):
             raise ValueError(f"LoadManualLabeld reads one label key, got {self.keys}")
         self.annotation_key = annotation_key
         self.num_classes = num_classes
+        self.label_map_key = label_map_key
 
     def __call__(self, data: Mapping) -> dict:
         """Load the label map and add its annotation."""
         d = dict(data)
         for key in self.key_iterator(d):
             path = str(d[key])
-            label, affine = load_label(path)
+            mapping = d.get(self.label_map_key) or None
+            label, affine = load_label(path, None if mapping is None else {int(k): int(v) for k, v in mapping.items()})
             if label.ndim != 3:
                 raise InputError(f"{path}: a {label.ndim}D label map; a 3D manual label map of one stack is needed")
             axis = slice_axis_of(affine)

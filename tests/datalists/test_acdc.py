@@ -69,4 +69,22 @@ def test_skipped_subjects_are_logged(acdc, caplog):
 def test_the_registry_entry_recognises_subject_folders(acdc):
     assert LAYOUT.name == "acdc" and LAYOUT.subject_test is is_acdc_subject
     assert is_acdc_subject(acdc / "patient004") and not is_acdc_subject(acdc / "notes")
-    assert LAYOUT(acdc)[0] == import_acdc(acdc)[0]
+    items = import_acdc(acdc)[0]
+    assert LAYOUT(acdc)[0] == [{**item, "label_map": {"1": 3, "3": 1}} for item in items]
+
+
+def test_acdc_labels_are_read_in_the_project_convention(acdc):
+    """ACDC writes 1 RV, 3 LV blood pool: a training run reading the layout's datalist gets 1 LV, 3 RV."""
+    import nibabel as nib
+    import numpy as np
+
+    from custom_networks.transforms import LoadManualLabeld
+
+    item = next(i for i in LAYOUT(acdc)[0] if i["subject"] == "patient001" and i["phase"] == "ED")
+    acdc_values = np.zeros((8, 8, 3), np.uint8)
+    acdc_values[1:3, 1:3] = 1  # ACDC RV
+    acdc_values[4:6, 4:6] = 3  # ACDC LV blood pool
+    acdc_values[6, 6] = 2  # myocardium
+    nib.save(nib.Nifti1Image(acdc_values, nib.load(item["label"]).affine), item["label"])
+    label = np.asarray(LoadManualLabeld("label")(item)["label"])
+    assert (label[1:3, 1:3] == 3).all() and (label[4:6, 4:6] == 1).all() and label[6, 6, 0] == 2
