@@ -40,26 +40,23 @@ from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
 from custom_networks.baselines import interpolate_dataset
-from custom_networks.core.cases import phase_of
+from custom_networks.core.cases import PHASES, phase_of
 from custom_networks.core.errors import InputError
 from custom_networks.core.geometry import hr_grid_for, resample_to_grid
 from custom_networks.core.labels import LABEL_COLORS
 from custom_networks.core.nifti import atomic_output_dir, load_nifti, save_figure, save_nifti
 from custom_networks.data import (
     FILE_KEYS,
-    PHASES,
     RealAnatomy,
     StackProtocol,
-    find_label_maps,
     generate_subject,
     get_domain,
 )
+from custom_networks.datalists import ACDC_LABEL_MAP, cine_stacks, find_floor_pairs, find_label_maps
 from custom_networks.evaluate import evaluate
-from custom_networks.evaluate.floors import PROTOCOLS, find_floor_pairs, label_floor
+from custom_networks.evaluate.floors import PROTOCOLS, label_floor
 from custom_networks.evaluate.held_out import (
-    ACDC_TO_PROJECT,
     HeldOutSplit,
-    cine_stacks,
     drop_slices,
     inplane_heart_box,
     interpolate_dropped,
@@ -379,7 +376,7 @@ def check_held_out_slices(data: Path, out: Path, work: Path) -> list[str]:
         if pseudo.shape != stack.shape or not np.allclose(label_affine, affine, atol=1e-3):
             raise InputError(f"{label}: not on the grid of {image}")
         split = drop_slices(stack, affine)
-        splits[name] = (split, map_labels(pseudo, ACDC_TO_PROJECT))
+        splits[name] = (split, map_labels(pseudo, ACDC_LABEL_MAP))
         save_nifti(split.kept, split.kept_affine, work / "kept" / f"{name}.nii.gz")
         save_nifti(stack, affine, work / "full" / f"{name}.nii.gz")
         kept, scored = split.kept_idx.tolist(), split.scored_idx.tolist()

@@ -61,11 +61,10 @@ from custom_networks.core.errors import InputError
 from custom_networks.core.geometry import LABEL_PROFILES, labels_on_native_grid, slice_axis_of, spacing_from_affine
 from custom_networks.core.label_maps import load_label
 from custom_networks.core.nifti import atomic_output_dir, load_nifti, save_nifti, write_text_atomic
+from custom_networks.datalists import ACDC_LABEL_MAP, cine_stacks
 from custom_networks.datalists.flat import find_real_cases, load_real_case
 from custom_networks.datalists.registry import REAL_SETS
 from custom_networks.evaluate.held_out import (
-    ACDC_TO_PROJECT,
-    cine_stacks,
     drop_slices,
     inplane_heart_box,
     interpolate_dropped,
@@ -321,7 +320,7 @@ def held_out_stacks(loaded: Mapping, cine: Path | None) -> tuple[dict[str, tuple
             except InputError as err:
                 skipped.append({"set": "cine_sax", "case": name, "reason": str(err)})
                 continue
-            stacks[f"cine_{name}"] = ("cine_sax", image, affine, map_labels(pseudo, ACDC_TO_PROJECT))
+            stacks[f"cine_{name}"] = ("cine_sax", image, affine, map_labels(pseudo, ACDC_LABEL_MAP))
     return stacks, skipped
 
 

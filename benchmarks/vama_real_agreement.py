@@ -37,7 +37,8 @@ from custom_networks.bundle.translation_methods import (
 )
 from custom_networks.bundle.workflows import load_workflow
 from custom_networks.core.nifti import atomic_output_dir, load_nifti
-from custom_networks.evaluate.held_out import ACDC_TO_PROJECT, cine_stacks, label_agreement, map_labels
+from custom_networks.datalists import ACDC_LABEL_MAP, cine_stacks
+from custom_networks.evaluate.held_out import label_agreement, map_labels
 
 logger = logging.getLogger("vama_real_agreement")
 
@@ -94,7 +95,7 @@ def main(data: str = "../shared/data", out: str = "benchmarks/results/vama_real"
             for name, _, label in stacks:
                 seg, seg_affine = load_nifti(Path(work) / method / f"{name}{suffix}.nii.gz")
                 pseudo, pseudo_affine = load_nifti(label)
-                pseudo = map_labels(np.rint(pseudo).astype(np.uint8), ACDC_TO_PROJECT)
+                pseudo = map_labels(np.rint(pseudo).astype(np.uint8), ACDC_LABEL_MAP)
                 dice = label_agreement(np.rint(seg).astype(np.uint8), seg_affine, pseudo, pseudo_affine)
                 rows.append(
                     {"stack": name, "method": method, **{c: round(float(dice[f"dice_{c}"]), 4) for c in CLASSES}}

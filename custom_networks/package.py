@@ -210,10 +210,20 @@ def _module_file(module: str) -> Path | None:
 
 
 def _lazy_exports(init: Path) -> dict[str, str]:
-    """A package's ``_EXPORTS`` (public name -> module, :func:`~custom_networks.core.lazy_exports.lazy_exports`)."""
+    """A package's ``_EXPORTS`` (public name -> module, :func:`~custom_networks.core.lazy_exports.lazy_exports`).
+
+    Raises:
+        ValueError: ``_EXPORTS`` is not a literal dict (the closure could not be trusted).
+    """
     for node in ast.parse(init.read_text()).body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "_EXPORTS" for t in node.targets):
-            return ast.literal_eval(node.value)
+        targets = (
+            node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        )
+        if any(getattr(t, "id", None) == "_EXPORTS" for t in targets):
+            exports = ast.literal_eval(node.value)
+            if not isinstance(exports, dict):
+                raise ValueError(f"{init}: _EXPORTS must be a literal dict")
+            return exports
     return {}
 
 
@@ -246,6 +256,8 @@ def _imports_of(module: str) -> set[str]:
             if node.level:
                 base = ".".join([*package.split(".")[: len(package.split(".")) - node.level + 1], base]).strip(".")
             names = [base, *(f"{base}.{a.name}" for a in node.names)]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and _REFERENCE.fullmatch(node.value):
+            names = [node.value]  # a module imported by its name (e.g. the datalists' registry)
         else:
             continue
         for name in names:
@@ -258,11 +270,17 @@ def vendored_modules(bundle: str | os.PathLike) -> list[str]:
     """The project's modules a bundle runs: those its configs name (``_target_`` values, ``$`` expressions), and
     everything they import, transitively; what the zoo zip vendors under ``scripts/custom_networks``.
 
+    A bundle whose configs chain the Gemini-GAN bundle (``run_gemini_inference``: V-AMA's ``chain_gemini``) runs the
+    Gemini-GAN configs in the same process, with its own vendored code: their modules are vendored too.
+
     Args:
         bundle: the bundle folder.
     """
     seeds = {"custom_networks"}
-    for config in sorted(Path(bundle, "configs").rglob("*.json")):
+    configs = sorted(Path(bundle, "configs").rglob("*.json"))
+    if any("run_gemini_inference" in c.read_text() for c in configs):
+        configs += sorted((REPO / "gemini_gan_bundle" / "configs").rglob("*.json"))
+    for config in configs:
         for reference in _REFERENCE.findall(config.read_text()):
             seeds |= _modules_of(reference)
     done: set[str] = set()

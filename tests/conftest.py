@@ -253,3 +253,20 @@ def kept_handlers(config_files: list[str], **overrides) -> dict[str, list[tuple[
         list_id: [(h["target"], h.get("print_lr")) for h in parser.get_parsed_content(list_id)]
         for list_id in HANDLER_LISTS
     }
+
+
+def write_label_file(path, data, zooms=(1.0, 1.0, 2.0)):
+    """A label map saved as float64 NIfTI on an axis-aligned grid of voxel size ``zooms``."""
+    import nibabel as nib
+
+    nib.save(nib.Nifti1Image(np.asarray(data, np.float64), np.diag([*zooms, 1.0])), str(path))
+    return path
+
+
+def toy_label_map() -> np.ndarray:
+    """A 40 x 40 x 30 box heart in the UK Digital Heart values: 1 LV blood pool, 2 myocardium, 4 RV."""
+    lab = np.zeros((40, 40, 30))
+    lab[10:30, 10:30, 5:25] = 2.0
+    lab[14:26, 14:26, 5:25] = 1.0
+    lab[2:10, 10:30, 5:22] = 4.0
+    return lab

@@ -26,4 +26,6 @@ _EXPORTS = {
     "source_training_items": "histogram_calibration",
 }
 __all__ = [*_EXPORTS]
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+#: Names that lived here before: using one says where it went.
+_MOVED = {"NUM_CLASSES": "custom_networks.core.labels.NUM_CLASSES"}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, moved=_MOVED)

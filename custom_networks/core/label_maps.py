@@ -43,6 +43,7 @@ def load_label(
     path: str | os.PathLike,
     label_map: Mapping[int, int] | None = None,
     required: Sequence[int] = (),
+    frame: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Read a label map by the rules of this module: integer values, remapped only as given, classes 0-3.
 
@@ -51,6 +52,7 @@ def load_label(
         label_map: value -> project class, applied to all values at once (e.g. ``{4: 3}`` for files using 4 for
             the RV); values not in it are kept. None: the file is in the project's convention already.
         required: classes that must be present after mapping (e.g. ``(1, 2)``: LV blood pool and myocardium).
+        frame: the frame to read from a 4D label map (e.g. M&Ms, which labels ED and ES in one file).
 
     Returns:
         ``(label, affine)``: a ``uint8`` array and its voxel-to-world affine.
@@ -60,7 +62,7 @@ def load_label(
             0-3 after mapping (named, with the hint to map RV = 4); a required class absent.
         InputError: the file is missing or unreadable.
     """
-    data, affine = load_nifti(path, dtype=np.float32)
+    data, affine = load_nifti(path, dtype=np.float32, frame=frame, ndim=(3,) if frame is None else (3, 4))
     label = np.rint(data).astype(np.int64)
     off = np.abs(data - label) > 1e-3
     if off.any():

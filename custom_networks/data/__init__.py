@@ -8,7 +8,6 @@ from custom_networks.core.lazy_exports import lazy_exports
 _EXPORTS = {
     "ANATOMY_DETAILS": "synthesis",
     "FILE_KEYS": "dataset",
-    "PHASES": "synthesis",
     "PHENOTYPES": "heart",
     "CardiacDetails": "heart_details",
     "CineVolumes": "cine",
@@ -23,7 +22,6 @@ _EXPORTS = {
     "contraction_weight": "cine",
     "generate_cine": "cine",
     "ensure_dataset": "dataset",
-    "find_label_maps": "labelmaps",
     "generate_subject": "synthesis",
     "get_domain": "domains",
     "list_domains": "domains",
@@ -38,4 +36,14 @@ _EXPORTS = {
     "synthesize_dataset": "dataset",
 }
 __all__ = [*_EXPORTS]
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+#: Names that lived here before: using one says where it went.
+_MOVED = {
+    "find_label_maps": "custom_networks.datalists.find_label_maps",
+    "PHASES": "custom_networks.core.cases.PHASES",
+    "LABEL_NAMES": "custom_networks.core.labels.LABEL_NAMES",
+    **{
+        name: f"custom_networks.core.geometry.{name}"
+        for name in ("resample_to_grid", "centered_grid_affine", "spacing_from_affine")
+    },
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, moved=_MOVED)

@@ -13,14 +13,16 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 import custom_networks
+from custom_networks.core.cases import PHASES
 from custom_networks.core.errors import InputError
 from custom_networks.core.labels import LABEL_NAMES
 from custom_networks.core.nifti import atomic_output_dir, save_nifti
 from custom_networks.data.acquisition import StackProtocol
 from custom_networks.data.domains import get_domain
-from custom_networks.data.labelmaps import RealAnatomy, find_label_maps
-from custom_networks.data.synthesis import ANATOMY_DETAILS, PHASES, generate_subject
+from custom_networks.data.labelmaps import RealAnatomy
+from custom_networks.data.synthesis import ANATOMY_DETAILS, generate_subject
 from custom_networks.datalists.split import split_indices
+from custom_networks.datalists.ukdh import find_label_maps
 
 __all__ = ["FILE_KEYS", "case_name", "ensure_dataset", "split_subjects", "synthesize_dataset"]
 

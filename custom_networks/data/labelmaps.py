@@ -14,35 +14,25 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-import nibabel as nib
 import numpy as np
 from scipy import ndimage
 
-from custom_networks.core.errors import InputError
 from custom_networks.core.geometry import apply_affine, centered_grid_affine, rotation_matrix, spacing_from_affine
 from custom_networks.core.label_maps import load_label
 from custom_networks.data.heart import EF_RANGE, RV_EF_RANGE
 from custom_networks.data.thorax import paint_thorax, sample_thorax_params, smooth_displacement
 from custom_networks.data.tissues import Tissue, keep_largest_components
+from custom_networks.datalists.ukdh import UKDH_LABEL_MAP, UKDH_REQUIRED_CLASSES
 
-__all__ = ["LABEL_MAP", "REQUIRED_CLASSES", "RealAnatomy", "find_label_maps", "load_label_map"]
+__all__ = ["RealAnatomy", "load_label_map"]
 
 logger = logging.getLogger(__name__)
-
-#: Largest through-plane voxel size (mm) for a label map to count as high resolution.
-MAX_HR_SPACING_MM = 3.0
-
-
-#: The HR label maps the engine takes may use 4 for the RV (the UK Digital Heart maps do): mapped to 3 on reading.
-LABEL_MAP: dict[int, int] = {4: 3}
-#: Classes every anatomy label map must hold: LV blood pool and LV myocardium.
-REQUIRED_CLASSES: tuple[int, ...] = (1, 2)
 
 
 def load_label_map(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """Read an HR label map as the engine takes it: the one reader,
-    :func:`custom_networks.core.label_maps.load_label`, with this folder's declared convention (RV 4 -> 3,
-    :data:`LABEL_MAP`; LV blood pool and myocardium required, :data:`REQUIRED_CLASSES`).
+    :func:`custom_networks.core.label_maps.load_label`, with the convention the label-map folders declare
+    (:data:`custom_networks.datalists.ukdh.UKDH_LABEL_MAP`: RV 4 -> 3; LV blood pool and myocardium required).
 
     Args:
         path: NIfTI label map (integer values, possibly stored as floats).
@@ -54,30 +44,7 @@ def load_label_map(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         InputError: unreadable file, non-integer values, both 3 and 4 present, values outside 0-3 after mapping, or
             no LV blood pool and myocardium labels.
     """
-    return load_label(path, label_map=LABEL_MAP, required=REQUIRED_CLASSES)
-
-
-def find_label_maps(folder: str | Path) -> list[Path]:
-    """High-resolution label maps under ``folder`` (recursively); low-resolution stacks are skipped.
-
-    Raises:
-        InputError: missing folder or no usable label map in it.
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise InputError(f"{folder}: label-map folder not found")
-    found, skipped = [], []
-    for path in sorted(folder.rglob("*.nii*")):
-        try:
-            spacing = np.asarray(nib.load(str(path)).header.get_zooms()[:3], dtype=float)
-        except Exception as err:
-            raise InputError(f"{path}: not a readable NIfTI image ({err})") from err
-        (found if spacing.max() <= MAX_HR_SPACING_MM else skipped).append(path)
-    if skipped:
-        logger.info("skipped %d low-resolution file(s) (slice spacing > %s mm)", len(skipped), MAX_HR_SPACING_MM)
-    if not found:
-        raise InputError(f"{folder}: no high-resolution label map (*.nii, *.nii.gz with voxels <= 3 mm) found")
-    return found
+    return load_label(path, label_map=UKDH_LABEL_MAP, required=UKDH_REQUIRED_CLASSES)
 
 
 @dataclass

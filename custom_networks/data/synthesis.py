@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from custom_networks.core.cases import PHASES
 from custom_networks.core.geometry import centered_grid_affine, rotation_matrix
 from custom_networks.data.acquisition import StackProtocol, sample_slice_shifts, simulate_stack, stack_to_hr
 from custom_networks.data.appearance import add_rician_noise, bias_field, draw_intensities, gaussian_psf, render_object
@@ -18,7 +19,6 @@ from custom_networks.data.tissues import DETAIL_TISSUES, keep_largest_components
 
 __all__ = [
     "ANATOMY_DETAILS",
-    "PHASES",
     "PhaseVolumes",
     "SubjectVolumes",
     "generate_subject",
@@ -26,7 +26,6 @@ __all__ = [
     "sax_grid_affine",
 ]
 
-PHASES = ("ED", "ES")
 
 #: ``anatomy_detail`` levels: ``basic`` is the smooth heart in a simple thorax (what the shipped weights were trained
 #: on; a seed gives what earlier versions gave); ``realistic`` adds papillary muscles, trabeculae, both outflow tracts,

@@ -16,6 +16,9 @@ the check that no subject crosses splits, and the labelled stacks training runs 
 - :mod:`~custom_networks.datalists.split`: :func:`split_datalist`, :func:`check_datalist` and the split sizes;
 - :mod:`~custom_networks.datalists.training_stacks`: :func:`labelled_stacks`, :func:`slice_training_stacks`,
   :func:`mixing_weights`, :func:`trained_on`;
+- :mod:`~custom_networks.datalists.ukdh`: the UK Digital Heart label maps (the data engine's real anatomy, label
+  floors; RV = 4);
+- :mod:`~custom_networks.datalists.cine_sax`: real cines with pseudo-labels (held-out-slice tests);
 - :mod:`~custom_networks.datalists.cli`: the commands and the datalist files they read and write.
 
 It imports nothing of the project but :mod:`custom_networks.core`; names are imported from their modules when first
@@ -28,7 +31,15 @@ from custom_networks.core.lazy_exports import lazy_exports
 
 #: Public name -> the module that defines it (imported when the name is first used).
 _EXPORTS = {
+    "cine_stacks": "cine_sax",
+    "UKDH_LABEL_MAP": "ukdh",
+    "MAX_HR_SPACING_MM": "ukdh",
+    "UKDH_REQUIRED_CLASSES": "ukdh",
+    "FloorPair": "ukdh",
+    "find_floor_pairs": "ukdh",
+    "find_label_maps": "ukdh",
     "ACDC_INFO_KEYS": "acdc",
+    "ACDC_LABEL_MAP": "acdc",
     "import_acdc": "acdc",
     "NIFTI_SUFFIXES": "base",
     "PATH_KEYS": "base",

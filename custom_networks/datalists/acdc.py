@@ -8,7 +8,7 @@ whose files disagree (label shape different from the image's, frame outside the 
 (:mod:`custom_networks.datalists.base`).
 
 ACDC's label values are 1 RV, 2 LV myocardium, 3 LV blood pool: the importer lists files and reads no label map, and
-every item carries the layout's ``label_map`` (1 -> 3, 3 -> 1), which the label readers apply.
+every item carries ``label_map`` (:data:`ACDC_LABEL_MAP`: 1 -> 3, 3 -> 1), which the label readers apply.
 """
 
 from __future__ import annotations
@@ -32,10 +32,12 @@ from custom_networks.datalists.base import (
     subject_folders,
 )
 
-__all__ = ["ACDC_INFO_KEYS", "LAYOUT", "import_acdc", "is_acdc_subject"]
+__all__ = ["ACDC_INFO_KEYS", "ACDC_LABEL_MAP", "LAYOUT", "import_acdc", "is_acdc_subject"]
 
 logger = logging.getLogger(__name__)
 
+#: ACDC's label values (1 RV, 2 LV myocardium, 3 LV blood pool) -> the project's (1 LV blood pool, 2 myo, 3 RV).
+ACDC_LABEL_MAP: dict[int, int] = {1: 3, 3: 1}
 #: ``Info.cfg`` key -> item key of the ACDC subject metadata copied into every item (with its type).
 ACDC_INFO_KEYS: dict[str, tuple[str, type]] = {
     "Group": ("group", str),
@@ -143,6 +145,7 @@ def _acdc_subject(folder: Path, out: Collector) -> None:
             out.skip(subject, problem, phase)
             continue
         item = {"subject": subject, "phase": phase, "image": image, "label": label, "frame": number - 1}
+        item["label_map"] = {str(k): v for k, v in ACDC_LABEL_MAP.items()}  # JSON keys are strings
         if cine is not None:
             item["cine"] = cine
         out.add({**item, **meta})
@@ -185,5 +188,4 @@ LAYOUT = Layout(
     importer=import_acdc,
     looks_like="patientNNN/Info.cfg",
     subject_test=is_acdc_subject,
-    label_map={1: 3, 3: 1},  # ACDC: 1 RV, 3 LV blood pool
 )

@@ -63,9 +63,6 @@ class Layout:
         tree_test: recognises the folder by walking its tree (costly: tried only when no other layout matches), or
             None.
         options: keyword options the importer takes besides ``root`` and ``base_dir`` (e.g. ``("info_csv",)``).
-        label_map: the layout's label value -> project class (0 background, 1 LV blood pool, 2 LV myocardium, 3 RV),
-            empty when its label maps use the project's values already; written into every labelled item as
-            ``"label_map"``, which the label readers apply (e.g. ACDC's 1 RV / 3 LV blood pool).
     """
 
     name: str
@@ -75,17 +72,12 @@ class Layout:
     subject_test: Callable[[Path], bool] | None = None
     tree_test: Callable[[Path], bool] | None = None
     options: tuple[str, ...] = ()
-    label_map: Mapping[int, int] = field(default_factory=dict)
 
     def __call__(
         self, root: str | os.PathLike, base_dir: str | os.PathLike | None = None, **options: object
     ) -> tuple[list[dict], list[dict]]:
-        """Import ``root`` (see :attr:`importer`); labelled items carry the layout's :attr:`label_map`."""
-        items, skipped = self.importer(root, base_dir=base_dir, **options)
-        if self.label_map:
-            mapping = {str(k): int(v) for k, v in self.label_map.items()}  # JSON keys are strings
-            items = [{**item, "label_map": mapping} if "label" in item else item for item in items]
-        return items, skipped
+        """Import ``root``: see :attr:`importer`."""
+        return self.importer(root, base_dir=base_dir, **options)
 
 
 @dataclass(frozen=True)

@@ -204,6 +204,8 @@ def import_flat(root: str | os.PathLike, base_dir: str | os.PathLike | None = No
         item.update(case=case.name, image=case.image, label=case.label)
         if case.slices_json is not None:
             item["labelled_slices"] = case.slices_json
+        if case.label_map:  # a set whose files use other label values (its REAL_SETS entry): the readers apply it
+            item["label_map"] = {str(k): int(v) for k, v in case.label_map.items()}
         out.add(item)
     return out.result()
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from custom_networks.core.errors import InputError
+from custom_networks.datalists.base import PATH_KEYS
 from custom_networks.datalists.build import build_datalist
 from custom_networks.datalists.cli import read_datalist
 from custom_networks.datalists.split import split_datalist
@@ -36,8 +37,6 @@ LABELLED_SPLITS = ("training", "validation")
 #: The ``set`` of generated stacks in a training list.
 GENERATED_SET = "generated"
 
-_ITEM_KEYS = ("image", "label", "labelled_slices")
-
 
 def _items_of(source: Path) -> tuple[list[dict], dict[str, list[dict]] | None]:
     """Items of a folder or a datalist file, and its own splits when the file has them."""
@@ -50,7 +49,7 @@ def _items_of(source: Path) -> tuple[list[dict], dict[str, list[dict]] | None]:
         if not isinstance(items, list) or not all(isinstance(i, dict) and "image" in i and "label" in i for i in items):
             raise InputError(f"{source}: {key!r} must be a list of items with 'image' and 'label'")
         return [
-            {k: str(base / v) if k in _ITEM_KEYS and v and not os.path.isabs(str(v)) else v for k, v in i.items()}
+            {k: str(base / v) if k in PATH_KEYS and v and not os.path.isabs(str(v)) else v for k, v in i.items()}
             for i in items
         ]
 

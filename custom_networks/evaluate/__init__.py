@@ -11,7 +11,6 @@ from custom_networks.core.lazy_exports import lazy_exports
 
 #: Public name -> the module that defines it (imported when the name is first used).
 _EXPORTS = {
-    "ACDC_TO_PROJECT": "held_out",
     "FUNCTION_COLUMNS": "function_report",
     "cohort_table": "function_report",
     "function_row": "function_report",
@@ -22,11 +21,9 @@ _EXPORTS = {
     "qc_thumbnail": "cohort_report",
     "read_subject_rows": "cohort_report",
     "write_cohort_outputs": "cohort_report",
-    "FloorPair": "floors",
     "HeldOutSplit": "held_out",
     "dice_per_class": "floors",
     "drop_slices": "held_out",
-    "find_floor_pairs": "floors",
     "interpolate_dropped": "held_out",
     "label_agreement": "held_out",
     "label_floor": "floors",
@@ -56,5 +53,9 @@ _MOVED = {
     "LabelValueError": "custom_networks.core.label_maps.LabelValueError",
     "load_label": "custom_networks.core.label_maps.load_label",
     "phase_of": "custom_networks.core.cases.phase_of",
+    "FloorPair": "custom_networks.datalists.FloorPair",
+    "find_floor_pairs": "custom_networks.datalists.find_floor_pairs",
+    "ACDC_TO_PROJECT": "custom_networks.datalists.ACDC_LABEL_MAP",
+    "CLASS_NAMES": "custom_networks.core.labels.CLASS_NAMES",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, moved=_MOVED)

@@ -9,7 +9,7 @@ Two protocols are implemented:
   ignoring the affines. This stretches the LR slice positions over the HR field of view and misplaces slices by up
   to one LR slice spacing; it is kept because it reproduces the floors quoted in ``shared/data/README.md``.
 
-Label maps are read with :func:`custom_networks.data.load_label_map` (float values rounded, RV = 4 mapped to 3);
+Label maps are read with :func:`custom_networks.data.load_label_map` (integer values only, RV = 4 mapped to 3);
 the slice axis of each file is found from its geometry, never assumed.
 """
 
@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
@@ -30,61 +28,10 @@ from custom_networks.core.overlap import dice_per_class as per_class_dice
 from custom_networks.data.labelmaps import load_label_map
 from custom_networks.evaluate.scores import segmentation_scores
 
-__all__ = ["PROTOCOLS", "FloorPair", "dice_per_class", "find_floor_pairs", "label_floor", "nn_upsample_labels"]
+__all__ = ["PROTOCOLS", "dice_per_class", "label_floor", "nn_upsample_labels"]
 
 #: Up-sampling protocols of :func:`nn_upsample_labels`.
 PROTOCOLS = ("world", "index")
-
-
-@dataclass(frozen=True)
-class FloorPair:
-    """An HR label map and one LR label stack of the same anatomy.
-
-    Args:
-        name: short identifier, e.g. ``subject_1081/ED/LR_ds``.
-        hr: HR label map file.
-        lr: LR label stack file.
-        motion: whether the LR stack simulates breath-hold misalignment (None: not stated by the data).
-    """
-
-    name: str
-    hr: Path
-    lr: Path
-    motion: bool | None
-
-
-def find_floor_pairs(folder: str | os.PathLike) -> list[FloorPair]:
-    """HR / LR label pairs of the UK Digital Heart label-map folder (``ukdh_labelmaps``).
-
-    Two layouts are recognised: a folder holding ``HR.nii.gz`` pairs with every ``*/data_clean.nii.gz`` under it
-    (sub-folders named ``*motion*`` are misaligned stacks), and ``<prefix>_HR.nii.gz`` pairs with
-    ``<prefix>_LR.nii.gz`` beside it (motion not stated).
-
-    Args:
-        folder: the label-map folder.
-
-    Returns:
-        The pairs, sorted by name.
-
-    Raises:
-        InputError: missing folder or no pair found.
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise InputError(f"{folder}: label-map folder not found")
-    pairs = []
-    for hr in sorted(folder.rglob("HR.nii*")):
-        for lr in sorted(hr.parent.rglob("data_clean.nii*")):
-            name = str(lr.parent.relative_to(folder))
-            pairs.append(FloorPair(name, hr, lr, "motion" in lr.parent.name.lower()))
-    for hr in sorted(folder.rglob("*_HR.nii*")):
-        lr = hr.with_name(hr.name.replace("_HR.", "_LR."))
-        if lr.is_file():
-            name = str(lr.relative_to(folder)).split(".nii")[0]
-            pairs.append(FloorPair(name, hr, lr, None))
-    if not pairs:
-        raise InputError(f"{folder}: no HR / LR label pair found (HR.nii.gz + */data_clean.nii.gz, or *_HR / *_LR)")
-    return sorted(pairs, key=lambda p: p.name)
 
 
 def nn_upsample_labels(

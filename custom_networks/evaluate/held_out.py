@@ -17,10 +17,8 @@ largest voxel size, wherever it is in the array.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -30,8 +28,6 @@ from custom_networks.evaluate.floors import dice_per_class
 from custom_networks.evaluate.scores import heart_region, image_scores
 
 __all__ = [
-    "ACDC_TO_PROJECT",
-    "cine_stacks",
     "HeldOutSplit",
     "drop_slices",
     "inplane_heart_box",
@@ -43,9 +39,6 @@ __all__ = [
     "slice_centres",
     "summarise_held_out",
 ]
-
-#: ACDC label convention (1 RV, 2 LV myocardium, 3 LV blood pool) -> the project's (1 LV, 2 myo, 3 RV).
-ACDC_TO_PROJECT: dict[int, int] = {1: 3, 2: 2, 3: 1}
 
 
 def map_labels(label: np.ndarray, mapping: Mapping[int, int]) -> np.ndarray:
@@ -280,27 +273,3 @@ def label_agreement(
     outside its field of view) onto another label map's grid (e.g. the acquired slices)."""
     on_ref = sample_on_stack(pred_label, pred_affine, np.shape(ref_label), ref_affine, order=0)
     return dice_per_class(on_ref, ref_label)
-
-
-def cine_stacks(cine: str | os.PathLike) -> list[tuple[str, Path, Path]]:
-    """``(name, stack, pseudo-label)`` for every ``sax_*.nii*`` stack with its ``*_pseudolabel.nii*`` under
-    ``cine/<source>/`` (the layout of ``shared/data/cine_sax``); names are ``<source>_<stack>``, e.g. ``acdc_ed``.
-
-    Args:
-        cine: the ``cine_sax`` folder.
-
-    Raises:
-        InputError: the folder is missing or holds no stack with a pseudo-label.
-    """
-    cine = Path(cine)
-    if not cine.is_dir():
-        raise InputError(f"{cine}: no such folder (expected <data>/cine_sax/<source>/sax_*.nii.gz)")
-    stacks = []
-    for source in sorted(p for p in cine.iterdir() if p.is_dir()):
-        for image in sorted(source.glob("sax_*.nii*")):
-            label = image.with_name(image.name.replace(".nii", "_pseudolabel.nii"))
-            if "pseudolabel" not in image.name and label.is_file():
-                stacks.append((f"{source.name}_{image.name.split('.nii')[0].removeprefix('sax_')}", image, label))
-    if not stacks:
-        raise InputError(f"{cine}: no sax_*.nii.gz stack with its *_pseudolabel.nii.gz found")
-    return stacks

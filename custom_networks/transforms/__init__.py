@@ -6,14 +6,12 @@ from __future__ import annotations
 
 from custom_networks.core.lazy_exports import lazy_exports
 
-# a function named as its module: bound here (importing the module would otherwise shadow it)
-from custom_networks.transforms.label_candidates import label_candidates
-
 #: Public name -> the module that defines it (imported when the name is first used).
 _EXPORTS = {
     "LabelFromProbabilitiesd": "label_from_probabilities",
     "LabelToImageGridd": "label_to_image_grid",
-    "LabelToCandidatesd": "label_candidates",
+    "LabelToCandidatesd": "label_to_candidates",
+    "label_candidates": "label_to_candidates",
     "RandLabelledSliced": "rand_labelled_slice",
     "ResampleInPlaned": "resample_in_plane",
     "CalibrateIntensityd": "calibrate",
@@ -28,5 +26,7 @@ _EXPORTS = {
     "in_plane_grid": "resample_in_plane",
     "output_stem": "save",
 }
-__all__ = [*_EXPORTS, "label_candidates"]
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = [*_EXPORTS]
+#: Names that lived here before: using one says where it went.
+_MOVED = {name: f"custom_networks.core.geometry.{name}" for name in ("hr_grid_for", "slice_axis_of")}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, moved=_MOVED)

@@ -32,7 +32,7 @@ class LoadManualLabeld(MapTransform):
     - ``labelled_classes``: bool ``(num_classes,)``, the classes that were labelled (index 0, background, is True);
     - ``slice_axis``: the label map's slice axis (the axis of largest voxel size).
 
-    A label map is refused (:class:`~custom_networks.core.nifti.InputError`, naming the file) when it is not 3D, holds
+    A label map is refused (:class:`~custom_networks.core.errors.InputError`, naming the file) when it is not 3D, holds
     values outside ``0..num_classes-1``, or holds none of its labelled classes on its labelled slices: an empty
     label map would train nothing, silently.
 
@@ -42,6 +42,7 @@ class LoadManualLabeld(MapTransform):
         num_classes: number of classes, background included.
         label_map_key: item key of the optional label value -> project class mapping of the item's dataset layout
             (e.g. ACDC's ``{"1": 3, "3": 1}``, written by :mod:`custom_networks.datalists`), applied when reading.
+        frame_key: item key of the frame to take from a 4D label map (M&Ms labels ED and ES in one 4D file).
         allow_missing_keys: do not fail when the label key is absent.
     """
 
@@ -51,6 +52,7 @@ class LoadManualLabeld(MapTransform):
         annotation_key: str = "labelled_slices",
         num_classes: int = NUM_CLASSES,
         label_map_key: str = "label_map",
+        frame_key: str = "frame",
         allow_missing_keys: bool = False,
     ):
         super().__init__(keys, allow_missing_keys)
@@ -59,6 +61,7 @@ class LoadManualLabeld(MapTransform):
         self.annotation_key = annotation_key
         self.num_classes = num_classes
         self.label_map_key = label_map_key
+        self.frame_key = frame_key
 
     def __call__(self, data: Mapping) -> dict:
         """Load the label map and add its annotation."""
@@ -66,7 +69,9 @@ class LoadManualLabeld(MapTransform):
         for key in self.key_iterator(d):
             path = str(d[key])
             mapping = d.get(self.label_map_key) or None
-            label, affine = load_label(path, None if mapping is None else {int(k): int(v) for k, v in mapping.items()})
+            frame = d.get(self.frame_key)
+            mapping = None if mapping is None else {int(k): int(v) for k, v in mapping.items()}
+            label, affine = load_label(path, mapping, frame=None if frame is None else int(frame))
             if label.ndim != 3:
                 raise InputError(f"{path}: a {label.ndim}D label map; a 3D manual label map of one stack is needed")
             axis = slice_axis_of(affine)

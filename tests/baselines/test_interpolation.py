@@ -140,7 +140,7 @@ def test_world_coordinates_on_a_differently_oriented_grid(lr_stack):
 
 
 def test_agrees_with_scipy_resampler_inside_fov(lr_stack):
-    """ITK linear == custom_networks.data.resample_to_grid (scipy, order 1) inside the field of view."""
+    """ITK linear == custom_networks.core.geometry.resample_to_grid (scipy, order 1) inside the field of view."""
     for shape, affine in [(OTHER_SHAPE, OTHER_AFFINE), hr_grid_for(LR_SHAPE, LR_AFFINE)[:2]]:
         ours = resample_image(lr_stack, LR_AFFINE, shape, affine, method="linear")
         ref = resample_to_grid(lr_stack, LR_AFFINE, shape, affine, order=1)

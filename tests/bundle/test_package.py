@@ -125,6 +125,44 @@ def test_the_vendored_code_is_what_runs(gemini_zip, tmp_path):
     assert out.strip() == str(root / "scripts" / "custom_networks" / "__init__.py")
 
 
+#: Run from an unpacked bundle: import ``scripts`` (the vendored code), then every ``custom_networks`` reference of the
+#: config files given as arguments and every dataset importer of the datalists registry; print what failed.
+PROBE_REFERENCES = """
+import importlib, pathlib, re, sys
+import scripts
+failed = []
+names = set()
+for config in sys.argv[1:]:
+    names |= set(re.findall(r"custom_networks(?:\\.[A-Za-z_]\\w*)+", pathlib.Path(config).read_text()))
+from custom_networks.datalists.registry import LAYOUTS
+names |= set(LAYOUTS.values())
+for name in sorted(names):
+    parts = name.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+            break
+        except ModuleNotFoundError:
+            continue
+    try:
+        for attr in parts[i:]:
+            obj = getattr(obj, attr)
+    except Exception as err:
+        failed.append(f"{name}: {err}")
+print("FAILED" if failed else "ALL RESOLVED", *failed, sep="\\n")
+"""
+
+
+def test_vendored_code_holds_what_the_configs_and_the_chain_run(tmp_path):
+    """The closure is enough: from the V-AMA zip (whose chain_gemini runs the Gemini-GAN configs with V-AMA's vendored
+    code), every reference of both bundles' configs resolves, and every dataset importer the registry names imports."""
+    root = _unpacked(package_bundle("vama_bundle", str(tmp_path / "dist")), tmp_path / "empty")
+    (root / "probe_references.py").write_text(PROBE_REFERENCES)
+    configs = [str(p) for b in ("gemini_gan_bundle", "vama_bundle") for p in (REPO / b / "configs").rglob("*.json")]
+    out = _isolated(tmp_path, root, "probe_references", *configs).stdout
+    assert out.strip().splitlines()[0] == "ALL RESOLVED", out
+
+
 @pytest.mark.slow
 def test_packaged_vama_bundle_validates_and_builds_its_network(tmp_path):
     root = _unpacked(package_bundle("vama_bundle", str(tmp_path / "dist")), tmp_path / "empty")

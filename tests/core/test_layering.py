@@ -33,7 +33,7 @@ def test_core_imports_nothing_else_of_the_project():
 
 
 #: The floors of the package, from the bottom: a module imports only from lower floors (and its own folder). The
-#: README's "Where things go" draws the same.
+#: README's "Layout of the repository" draws the same.
 FLOORS = {
     "core": 0,
     **dict.fromkeys(("utils", "metrics", "losses", "handlers", "inferers", "datalists"), 1),

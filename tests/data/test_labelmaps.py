@@ -1,32 +1,19 @@
 from __future__ import annotations
 
-import nibabel as nib
 import numpy as np
 import pytest
-from conftest import dice, real_data_path
+from conftest import dice, real_data_path, toy_label_map, write_label_file
 
 from custom_networks.core.errors import InputError
 from custom_networks.core.geometry import spacing_from_affine
-from custom_networks.data import RealAnatomy, find_label_maps, generate_subject, get_domain, load_label_map
+from custom_networks.data import RealAnatomy, generate_subject, get_domain, load_label_map
+from custom_networks.datalists import find_label_maps
 from custom_networks.metrics import clinical_indices
 
 
-def _write(path, data, zooms=(1.0, 1.0, 2.0)):
-    nib.save(nib.Nifti1Image(np.asarray(data, np.float64), np.diag([*zooms, 1.0])), str(path))
-    return path
-
-
-def _toy_map():
-    lab = np.zeros((40, 40, 30))
-    lab[10:30, 10:30, 5:25] = 2.0
-    lab[14:26, 14:26, 5:25] = 1.0
-    lab[2:10, 10:30, 5:22] = 4.0
-    return lab
-
-
 def test_label_4_is_mapped_to_3_and_integer_floats_accepted(tmp_path):
-    lab = _toy_map()
-    labels, _ = load_label_map(_write(tmp_path / "m.nii.gz", lab + 1e-5))
+    lab = toy_label_map()
+    labels, _ = load_label_map(write_label_file(tmp_path / "m.nii.gz", lab + 1e-5))
     assert set(np.unique(labels)) == {0, 1, 2, 3} and labels.dtype == np.uint8
     assert (labels == 3).sum() == (lab == 4).sum()
 
@@ -40,23 +27,12 @@ def test_label_4_is_mapped_to_3_and_integer_floats_accepted(tmp_path):
     ],
 )
 def test_bad_label_values_are_named(tmp_path, value, message):
-    lab = _toy_map()
+    lab = toy_label_map()
     lab[0, 0, 0] = value
-    path = _write(tmp_path / "bad.nii.gz", lab)
+    path = write_label_file(tmp_path / "bad.nii.gz", lab)
     with pytest.raises(InputError, match=message) as err:
         load_label_map(path)
     assert "bad.nii.gz" in str(err.value)
-
-
-def test_folder_discovery_skips_low_resolution_stacks(tmp_path):
-    _write(tmp_path / "hr.nii.gz", _toy_map())
-    _write(tmp_path / "lr.nii.gz", _toy_map()[:, :, ::5], zooms=(1.0, 1.0, 10.0))
-    assert [p.name for p in find_label_maps(tmp_path)] == ["hr.nii.gz"]
-    with pytest.raises(InputError, match="not found"):
-        find_label_maps(tmp_path / "missing")
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(InputError, match="no high-resolution label map"):
-        find_label_maps(tmp_path / "empty")
 
 
 def test_real_ukdh_label_maps_become_subjects():

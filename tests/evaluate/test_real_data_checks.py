@@ -13,10 +13,9 @@ from conftest import REPO, real_data_path
 from custom_networks.core.errors import InputError
 from custom_networks.core.geometry import centered_grid_affine, rotation_matrix, spacing_from_affine
 from custom_networks.core.nifti import save_nifti
-from custom_networks.evaluate.floors import find_floor_pairs, label_floor, nn_upsample_labels
+from custom_networks.datalists import ACDC_LABEL_MAP, find_floor_pairs
+from custom_networks.evaluate.floors import label_floor, nn_upsample_labels
 from custom_networks.evaluate.held_out import (
-    ACDC_TO_PROJECT,
-    cine_stacks,
     drop_slices,
     interpolate_dropped,
     label_agreement,
@@ -101,7 +100,7 @@ def test_perfect_prediction_and_exact_linear_interpolation():
 
 def test_label_agreement_and_acdc_mapping():
     acdc = np.array([[[0, 1, 2, 3]]], dtype=np.uint8)
-    np.testing.assert_array_equal(map_labels(acdc, ACDC_TO_PROJECT), [[[0, 3, 2, 1]]])
+    np.testing.assert_array_equal(map_labels(acdc, ACDC_LABEL_MAP), [[[0, 3, 2, 1]]])
     _, affine = _oblique_stack(shape=(6, 20, 20))
     label = np.zeros((6, 20, 20), np.uint8)
     label[1:5, 4:12, 5:15] = 1
@@ -179,18 +178,3 @@ def test_script_errors_clearly_without_data(tmp_path, capsys):
         script.main(data=str(tmp_path / "missing"), out=str(out))
     assert exit_info.value.code == 2 and "error:" in capsys.readouterr().err
     assert not out.exists()
-
-
-def test_cine_stacks_pairs_each_stack_with_its_pseudo_label(tmp_path):
-    for source in ("acdc", "mnms"):
-        (tmp_path / source).mkdir()
-        for name in ("sax_ed.nii.gz", "sax_ed_pseudolabel.nii.gz", "sax_es.nii.gz"):  # sax_es: no pseudo-label
-            (tmp_path / source / name).write_bytes(b"")
-    stacks = cine_stacks(tmp_path)
-    assert [s[0] for s in stacks] == ["acdc_ed", "mnms_ed"]
-    assert stacks[0][1].name == "sax_ed.nii.gz" and stacks[0][2].name == "sax_ed_pseudolabel.nii.gz"
-    with pytest.raises(InputError, match="no such folder"):
-        cine_stacks(tmp_path / "missing")
-    with pytest.raises(InputError, match="no sax_"):
-        (tmp_path / "empty" / "acdc").mkdir(parents=True)
-        cine_stacks(tmp_path / "empty")

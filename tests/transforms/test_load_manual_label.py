@@ -82,3 +82,14 @@ def test_sidecar_outside_the_stack_is_refused(tmp_path):
     sidecar.write_text(json.dumps({"labelled_slices_by_label": {"1": [9]}}))
     with pytest.raises(InputError, match="slice 9 outside the stack's 6 slices"):
         LoadManualLabeld("label")({"label": _label(tmp_path, _stack_label()), "labelled_slices": sidecar})
+
+
+def test_a_frame_of_a_4d_label_map_is_taken(tmp_path):
+    """M&Ms labels ED and ES in one 4D file; its items name the frame (as they do for the image)."""
+    cine = np.zeros((8, 8, 3, 5), np.uint8)
+    cine[2:5, 2:5, :, 1] = 1  # labelled at frame 1 only
+    path = _label(tmp_path, cine, name="mnms_sa_gt.nii.gz")
+    label = LoadManualLabeld("label")({"label": str(path), "frame": 1})["label"]
+    assert tuple(label.shape) == (8, 8, 3) and int((label == 1).sum()) == 27
+    with pytest.raises(InputError, match="frame 7 out of range"):
+        LoadManualLabeld("label")({"label": str(path), "frame": 7})
