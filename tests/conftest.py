@@ -270,3 +270,50 @@ def toy_label_map() -> np.ndarray:
     lab[14:26, 14:26, 5:25] = 1.0
     lab[2:10, 10:30, 5:22] = 4.0
     return lab
+
+
+def check_rank_zero_switches(train, multi_gpu, **ddp_overrides):
+    """A bundle's logging / saving handlers refer to the named switch ``rank_zero_only_off``, the generator's
+    ``LrScheduleHandler`` to ``print_lr`` (no override addresses a handler by list position), and
+    ``multi_gpu_train.json`` sets the switches so that those handlers run on rank 0 only: the handlers MONAI keeps on
+    one process, with the switches on, and on ranks 0 and 1 (``ddp_overrides``: items to replace so that the configs
+    resolve without a process group). Returns the layered config."""
+    import json
+    import re
+
+    from monai.bundle import ConfigParser
+
+    config = ConfigParser(ConfigParser.load_config_files([str(train), str(multi_gpu)]))
+    rank0_only = {"StatsHandler", "TensorBoardStatsHandler", "CheckpointSaver"}
+    seen = set()
+    for list_id in HANDLER_LISTS:
+        for handler in config[list_id]:
+            target = handler["_target_"]
+            if target in rank0_only:
+                seen.add(target)
+                assert handler.get("_disabled_") == "@rank_zero_only_off", f"{list_id}: {target} only on rank 0"
+            else:
+                assert handler.get("_disabled_") != "@rank_zero_only_off", f"{list_id}: {target} on every rank"
+    assert seen == rank0_only
+    assert (config["rank_zero_only_off"], config["print_lr"]) == ("$@rank > 0", "$@rank == 0")
+    assert not [key for key in json.loads(Path(multi_gpu).read_text()) if re.search(r"#\d", key)]  # no list position
+    (generator_lr,) = [h for h in config["train#handlers"] if h.get("lr_scheduler") == "@g_lr_scheduler"]
+    assert generator_lr["_target_"] == "LrScheduleHandler" and generator_lr["print_lr"] == "@print_lr"
+    every_rank = [("LrScheduleHandler", True), ("LrScheduleHandler", False), ("ValidationHandler", None)]
+    logging = [("StatsHandler", None), ("TensorBoardStatsHandler", None)]
+    everything = {
+        "train#handlers": every_rank + logging,
+        "train#resume_handlers": [("CheckpointSaver", None)],  # the CheckpointLoader only with --resume
+        "validate#handlers": [*logging, ("CheckpointSaver", None)],
+    }
+    rank_zero_only = {
+        "train#handlers": [("LrScheduleHandler", False), *every_rank[1:]],
+        "train#resume_handlers": [],
+        "validate#handlers": [],
+    }
+    assert kept_handlers([str(train)]) == everything  # one process
+    assert kept_handlers([str(train)], rank_zero_only_off=True, print_lr=False) == rank_zero_only
+    layered = [str(train), str(multi_gpu)]
+    assert kept_handlers(layered, rank=0, **ddp_overrides) == everything
+    assert kept_handlers(layered, rank=1, **ddp_overrides) == rank_zero_only
+    return config

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import HANDLER_LISTS, kept_handlers
-from monai.bundle import ConfigParser
+from conftest import check_rank_zero_switches
 
 from custom_networks.nets import GeminiGenerator
 
@@ -32,46 +31,11 @@ SAVE_RANK_STATES = {
 }
 
 
-RANK0_ONLY = {"StatsHandler", "TensorBoardStatsHandler", "CheckpointSaver"}
-
-
 def test_rank0_only_switches_disable_every_logging_and_saving_handler():
     """The logging / saving handlers refer to the named switch rank_zero_only_off, the generator's LrScheduleHandler
     to print_lr (no override addresses a handler by list index); the switches drop them on ranks > 0 only."""
-    config = ConfigParser(ConfigParser.load_config_files([str(TRAIN), str(MULTI_GPU)]))
-    seen = set()
-    for list_id in HANDLER_LISTS:
-        for handler in config[list_id]:
-            target = handler["_target_"]
-            if target in RANK0_ONLY:
-                seen.add(target)
-                assert handler.get("_disabled_") == "@rank_zero_only_off", f"{list_id}: {target} only on rank 0"
-            else:
-                assert handler.get("_disabled_") != "@rank_zero_only_off", f"{list_id}: {target} on every rank"
-    assert seen == RANK0_ONLY
-    assert (config["rank_zero_only_off"], config["print_lr"]) == ("$@rank > 0", "$@rank == 0")
-    assert not [key for key in json.loads(MULTI_GPU.read_text()) if re.search(r"#\d", key)]  # no list position
-    (generator_lr,) = [h for h in config["train#handlers"] if h.get("lr_scheduler") == "@g_lr_scheduler"]
-    assert generator_lr["_target_"] == "LrScheduleHandler" and generator_lr["print_lr"] == "@print_lr"
-
-    every_rank = [("LrScheduleHandler", True), ("LrScheduleHandler", False), ("ValidationHandler", None)]
-    logging = [("StatsHandler", None), ("TensorBoardStatsHandler", None)]
-    everything = {
-        "train#handlers": every_rank + logging,
-        "train#resume_handlers": [("CheckpointSaver", None)],  # the CheckpointLoader only with --resume
-        "validate#handlers": [*logging, ("CheckpointSaver", None)],
-    }
-    rank_zero_only = {
-        "train#handlers": [("LrScheduleHandler", False), *every_rank[1:]],
-        "train#resume_handlers": [],
-        "validate#handlers": [],
-    }
-    assert kept_handlers([str(TRAIN)]) == everything  # one process
-    assert kept_handlers([str(TRAIN)], rank_zero_only_off=True, print_lr=False) == rank_zero_only
-    ddp = [str(TRAIN), str(MULTI_GPU)]
     no_ddp = {"discriminator": "@discriminator_def"}  # d_optimizer (a _disabled_ refers to it) without a process group
-    assert kept_handlers(ddp, rank=0, **no_ddp) == everything
-    assert kept_handlers(ddp, rank=1, **no_ddp) == rank_zero_only
+    config = check_rank_zero_switches(TRAIN, MULTI_GPU, **no_ddp)
     # the discriminator runs on real and fake batches before one backward: a per-forward in-place broadcast of its
     # batch-norm statistics breaks cuDNN's batch-norm backward (seen on a GPU: benchmarks/gpu_check.py)
     assert config["discriminator"]["broadcast_buffers"] is False

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from conftest import HANDLER_LISTS, REPO, kept_handlers, tiny_pairs
+from conftest import REPO, check_rank_zero_switches, tiny_pairs
 from ignite.engine import Events
 from monai.bundle import ConfigParser, ConfigWorkflow
 
@@ -188,39 +187,8 @@ def test_multi_gpu_overrides():
     assert config["network"]["broadcast_buffers"] is False
     assert "dist.broadcast" in config["run"][0]
     assert config["validate#network#translator"] == "$@network.module"
-    rank0_only = {"StatsHandler", "TensorBoardStatsHandler", "CheckpointSaver"}
-    seen = set()
-    for list_id in HANDLER_LISTS:
-        for handler in config[list_id]:
-            target = handler["_target_"]
-            if target in rank0_only:
-                seen.add(target)
-                assert handler.get("_disabled_") == "@rank_zero_only_off", f"{list_id}: {target} only on rank 0"
-            else:
-                assert handler.get("_disabled_") != "@rank_zero_only_off", f"{list_id}: {target} on every rank"
-    assert seen == rank0_only
-    assert (config["rank_zero_only_off"], config["print_lr"]) == ("$@rank > 0", "$@rank == 0")
-    assert not [key for key in json.loads(Path(MULTI_GPU).read_text()) if re.search(r"#\d", key)]  # no list position
-    (generator_lr,) = [h for h in config["train#handlers"] if h.get("lr_scheduler") == "@g_lr_scheduler"]
-    assert generator_lr["_target_"] == "LrScheduleHandler" and generator_lr["print_lr"] == "@print_lr"
     assert "$import torch.distributed as dist" in config["imports"] and len(config["imports"]) > 2
-
-    every_rank = [("LrScheduleHandler", True), ("LrScheduleHandler", False), ("ValidationHandler", None)]
-    logging = [("StatsHandler", None), ("TensorBoardStatsHandler", None)]
-    everything = {
-        "train#handlers": every_rank + logging,
-        "train#resume_handlers": [("CheckpointSaver", None)],  # the CheckpointLoader only with --resume
-        "validate#handlers": [*logging, ("CheckpointSaver", None)],
-    }
-    rank_zero_only = {
-        "train#handlers": [("LrScheduleHandler", False), *every_rank[1:]],
-        "train#resume_handlers": [],
-        "validate#handlers": [],
-    }
-    assert kept_handlers([TRAIN]) == everything  # one process
-    assert kept_handlers([TRAIN], rank_zero_only_off=True, print_lr=False) == rank_zero_only
-    assert kept_handlers([TRAIN, MULTI_GPU], rank=0) == everything
-    assert kept_handlers([TRAIN, MULTI_GPU], rank=1) == rank_zero_only
+    check_rank_zero_switches(TRAIN, MULTI_GPU)
 
 
 def test_histogram_matching_baseline_fits_on_the_training_sources_and_evaluates(overrides, tmp_path):
