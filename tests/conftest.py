@@ -317,3 +317,21 @@ def check_rank_zero_switches(train, multi_gpu, **ddp_overrides):
     assert kept_handlers(layered, rank=0, **ddp_overrides) == everything
     assert kept_handlers(layered, rank=1, **ddp_overrides) == rank_zero_only
     return config
+
+
+def checksums(root: Path) -> dict[str, str | None]:
+    """``{relative path: sha256}`` of everything under ``root``, hidden files included (folders as None): equal
+    before and after a command that must not change a user's files."""
+    from custom_networks.core.nifti import file_sha256
+
+    return {str(p.relative_to(root)): file_sha256(p) if p.is_file() else None for p in sorted(Path(root).rglob("*"))}
+
+
+@pytest.fixture
+def user_folder(tmp_path):
+    """A folder of the user's: ``precious.txt`` and ``sub/x.txt``."""
+    folder = tmp_path / "work"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "precious.txt").write_text("the user's")
+    (folder / "sub" / "x.txt").write_text("the user's too")
+    return folder

@@ -8,6 +8,7 @@ import json
 import nibabel as nib
 import numpy as np
 import pytest
+from conftest import checksums
 from scipy import ndimage
 
 from custom_networks.baselines import interpolate_dataset, interpolate_stack, resample_image, resample_labels
@@ -319,13 +320,6 @@ def test_bspline_is_cubic_between_thick_slices():
     assert err["bspline"] < 0.005
 
 
-def _checksums(folder) -> dict[str, str]:
-    """sha256 of every file under ``folder`` (hidden ones included), by relative path."""
-    from custom_networks.core.nifti import file_sha256
-
-    return {str(p.relative_to(folder)): file_sha256(p) for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
 def test_existing_outputs_are_refused_before_computing_unless_overwrite(tiny_dataset, tmp_path, capsys, monkeypatch):
     """``stack`` and ``dataset`` refuse an existing ``<name>_sr`` / ``<name>_seg`` with one line naming it, before
     any resampling, and leave every file as it was; ``--overwrite True`` replaces them."""
@@ -345,12 +339,12 @@ def test_existing_outputs_are_refused_before_computing_unless_overwrite(tiny_dat
         for old in out.iterdir():
             old.unlink()
         (out / existing).write_bytes(b"the user's own file")
-        before = _checksums(out)
+        before = checksums(out)
         capsys.readouterr()
         assert cli_main(argv + extra) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert err == [f"error: {out / existing}: exists (pass --overwrite True to replace it)"]
-        assert _checksums(out) == before  # nothing replaced, nothing added (no good_sr beside an existing good_seg)
+        assert checksums(out) == before  # nothing replaced, nothing added (no good_sr beside an existing good_seg)
         assert calls == []  # refused before any computation
 
     # dataset: one existing output of one case refuses the whole split up front
@@ -358,12 +352,12 @@ def test_existing_outputs_are_refused_before_computing_unless_overwrite(tiny_dat
     case_out.mkdir()
     target = case_out / f"{case_name(item)}_seg.nii.gz"
     target.write_bytes(b"kept")
-    before = _checksums(case_out)
+    before = checksums(case_out)
     assert cli_main(["dataset", "--dataset_dir", str(tiny_dataset), "--out", str(case_out)]) == 2
     assert capsys.readouterr().err.strip().splitlines() == [
         f"error: {target}: exists (pass --overwrite True to replace it)"
     ]
-    assert _checksums(case_out) == before and calls == []
+    assert checksums(case_out) == before and calls == []
 
     # with --overwrite True the files are replaced by the interpolation
     assert cli_main(argv + ["--label", str(label), "--overwrite", "True"]) == 0

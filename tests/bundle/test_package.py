@@ -14,7 +14,7 @@ import zipfile
 import nibabel as nib
 import numpy as np
 import pytest
-from conftest import REPO
+from conftest import REPO, checksums
 
 from custom_networks.core.errors import InputError
 from custom_networks.package import main as package_main
@@ -203,13 +203,6 @@ def test_model_card_topics_are_read_from_headings_not_code(tmp_path):
     assert _check_model_card(REPO / "gemini_gan_bundle" / "docs" / "README.md") == []
 
 
-def _checksums(folder) -> dict[str, str]:
-    """sha256 of every file under ``folder`` (hidden ones included), by relative path."""
-    from custom_networks.core.nifti import file_sha256
-
-    return {str(p.relative_to(folder)): file_sha256(p) for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
 def _zip_write_failing_after(monkeypatch, files: int, error: BaseException) -> None:
     """Make ``ZipFile.write`` raise ``error`` after ``files`` members were written (a kill or a full disk midway)."""
     real_write = zipfile.ZipFile.write
@@ -233,7 +226,7 @@ def test_full_disk_is_one_line_naming_the_zip_and_leaves_nothing(where, tmp_path
     out = tmp_path / "dist"
     out.mkdir()
     (out / "notes.txt").write_text("the user's own file")
-    before = _checksums(out)
+    before = checksums(out)
     enospc = OSError(errno.ENOSPC, "No space left on device")
     if where == "copying":
         real_copytree, done = shutil.copytree, []
@@ -257,7 +250,7 @@ def test_full_disk_is_one_line_naming_the_zip_and_leaves_nothing(where, tmp_path
     assert "Traceback" not in err
     lines = [line for line in err.splitlines() if line.startswith("error:")]
     assert lines == [f"error: {out / 'gemini_gan_bundle_v'}{_version()}.zip: no space left on the device"]
-    assert _checksums(out) == before and sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    assert checksums(out) == before and sorted(p.name for p in out.iterdir()) == ["notes.txt"]
 
 
 def _version() -> str:
@@ -270,9 +263,9 @@ def test_sigterm_while_zipping_leaves_no_partial_zip(tmp_path, monkeypatch):
     out = tmp_path / "dist"
     out.mkdir()
     (out / "older.zip").write_bytes(b"a package of another bundle")
-    before = _checksums(out)
+    before = checksums(out)
     _zip_write_failing_after(monkeypatch, 20, SystemExit(143))
     with pytest.raises(SystemExit) as stopped:
         package_main(["gemini_gan_bundle", "--out", str(out)])
     assert stopped.value.code == 143
-    assert sorted(p.name for p in out.iterdir()) == ["older.zip"] and _checksums(out) == before
+    assert sorted(p.name for p in out.iterdir()) == ["older.zip"] and checksums(out) == before

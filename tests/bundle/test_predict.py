@@ -11,7 +11,7 @@ import sys
 import nibabel as nib
 import numpy as np
 import pytest
-from conftest import REPO
+from conftest import REPO, checksums
 
 from custom_networks.predict import main as predict_main
 
@@ -210,13 +210,6 @@ def test_monai_bundle_run_ends_bad_input_with_one_line(good, tmp_path, case):
     assert not pwned.exists()
 
 
-def _checksums(folder) -> dict[str, str]:
-    import hashlib
-
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*")
-            if p.is_file()}  # fmt: skip
-
-
 def test_phase_of_a_single_stack_is_refused(good, tmp_path, capsys):
     """P3: ``--frame ed`` on a 3D stack would name any phase ``_ED``; P5: a folder of cines is not one cine's frames."""
     out = tmp_path / "out"
@@ -228,10 +221,10 @@ def test_phase_of_a_single_stack_is_refused(good, tmp_path, capsys):
     data = np.asarray(nib.load(good[0]).dataobj, np.float32)
     for name in ("c4_cine", "c8_cine"):
         _variant(good[0], tmp_path / "cines" / f"{name}.nii.gz", np.stack([data, data[::-1]], axis=-1))
-    before = _checksums(tmp_path / "cines")
+    before = checksums(tmp_path / "cines")
     rc, _, err = _run(capsys, tmp_path / "cines", "-o", out, "--frame", "ed")
     assert rc == 2 and "a folder of 2 4D file(s) (c4_cine.nii.gz, c8_cine.nii.gz)" in _error_lines(err)[0]
-    assert _written(out) == [] and _checksums(tmp_path / "cines") == before
+    assert _written(out) == [] and checksums(tmp_path / "cines") == before
 
 
 def test_misspelt_option_and_file_named_output_are_refused_before_any_computation(good, tmp_path, capsys):
@@ -261,11 +254,11 @@ def test_input_folder_as_output_folder_is_rerun_without_reading_its_outputs(good
     folder.mkdir()
     shutil.copy(good[0], folder / "a_good.nii.gz")
     assert _run(capsys, folder, "-o", folder)[0] == 0
-    first = _checksums(folder)
+    first = checksums(folder)
     assert sorted(first) == ["a_good.nii.gz", "a_good_seg.nii.gz", "a_good_sr.nii.gz"]
     rc, _, err = _run(capsys, folder, "-o", folder, "--overwrite", "True")
     assert rc == 0 and _error_lines(err) == []
-    again = _checksums(folder)
+    again = checksums(folder)
     assert again == first  # the same outputs again, and no a_good_sr_sr
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
-from conftest import real_data_path, write_dicom_slice
+from conftest import checksums, real_data_path, write_dicom_slice
 
 from custom_networks.core.dicom import LPS_TO_RAS, is_dicom_folder, read_dicom_series
 from custom_networks.core.errors import InputError
@@ -195,13 +195,6 @@ def test_sunnybrook_dicom_matches_its_nifti(pid):
         np.testing.assert_array_equal(series.frame(spec["cine_frame_index"]), np.asarray(frame.dataobj, np.float32))
 
 
-def _checksums(folder: Path) -> dict[str, str]:
-    """sha256 of every file under ``folder`` (hidden ones included), by relative path."""
-    from custom_networks.core.nifti import file_sha256
-
-    return {str(p.relative_to(folder)): file_sha256(p) for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
 def _error_lines(capsys) -> list[str]:
     """The ``error:`` lines of the captured stderr (progress bars aside), checking there is no traceback."""
     err = capsys.readouterr().err
@@ -258,10 +251,10 @@ def test_convert_on_a_full_disk_names_the_output_and_leaves_nothing(series_dir, 
     assert _error_lines(capsys) == [f"error: {out}: no space left on the device"]
     assert list(out_dir.iterdir()) == []
     out.write_bytes(b"previous conversion")
-    before = _checksums(out_dir)
+    before = checksums(out_dir)
     assert dicom_main(["convert", str(folder), str(out), "--overwrite", "True"]) == 2
     assert _error_lines(capsys) == [f"error: {out}: no space left on the device"]
-    assert _checksums(out_dir) == before
+    assert checksums(out_dir) == before
 
 
 def test_permission_error_while_reading_is_named_even_as_root(tmp_path, capsys, monkeypatch):

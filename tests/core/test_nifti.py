@@ -5,6 +5,7 @@ import gzip
 import nibabel as nib
 import numpy as np
 import pytest
+from conftest import checksums
 
 from custom_networks.core.errors import InputError
 from custom_networks.core.nifti import atomic_output_dir, load_nifti, save_nifti
@@ -135,16 +136,6 @@ def test_sigterm_leaves_no_partial_output(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def _sums(root):
-    """``{relative path: sha256}`` of every file under ``root`` (folders as ``None``)."""
-    import hashlib
-
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else None
-        for p in sorted(root.rglob("*"))
-    }
-
-
 def test_overwrite_replaces_only_a_folder_this_project_wrote(tmp_path):
     import json
 
@@ -168,7 +159,7 @@ def test_overwrite_replaces_only_a_folder_this_project_wrote(tmp_path):
     (mine / "sub").mkdir(parents=True)
     (mine / "precious.txt").write_text("keep")
     (mine / "sub" / "x.txt").write_text("keep too")
-    before = _sums(tmp_path)
+    before = checksums(tmp_path)
     with pytest.raises(InputError) as err:
         with atomic_output_dir(mine, overwrite=True) as tmp:
             raise AssertionError("never reached")
@@ -179,7 +170,7 @@ def test_overwrite_replaces_only_a_folder_this_project_wrote(tmp_path):
     with pytest.raises(InputError, match="is not empty and was not written by this project"):
         with atomic_output_dir(mine):
             pass
-    assert _sums(tmp_path) == before
+    assert checksums(tmp_path) == before
 
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -195,7 +186,7 @@ def test_the_working_folder_is_never_replaced(tmp_path, monkeypatch):
     with atomic_output_dir(out) as tmp:
         (tmp / "sub").mkdir()
         (tmp / "a.txt").write_text("1")
-    before = _sums(tmp_path)
+    before = checksums(tmp_path)
     for cwd in (out, out / "sub"):  # the folder itself, or a folder inside it: refused even with its marker
         monkeypatch.chdir(cwd)
         with pytest.raises(InputError) as err:
@@ -206,7 +197,7 @@ def test_the_working_folder_is_never_replaced(tmp_path, monkeypatch):
         )
         with pytest.raises(InputError, match="current working folder"):
             check_new_output_dir(".." if cwd != out else ".", overwrite=True)
-    assert _sums(tmp_path) == before
+    assert checksums(tmp_path) == before
 
     here = tmp_path / "here"
     here.mkdir()

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import checksums
 
 from custom_networks.data.cli import main
 
@@ -91,35 +92,15 @@ def test_realistic_dataset_records_its_anatomy(tmp_path):
     assert (tissue == Tissue.LV_PAPILLARY).any()
 
 
-def _sums(root):
-    """``{relative path: sha256}`` of every file under ``root`` (folders as ``None``)."""
-    import hashlib
-
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else None
-        for p in sorted(root.rglob("*"))
-    }
-
-
-@pytest.fixture
-def user_folder(tmp_path):
-    """A folder of the user's: ``precious.txt`` and ``sub/x.txt``."""
-    folder = tmp_path / "work"
-    (folder / "sub").mkdir(parents=True)
-    (folder / "precious.txt").write_text("the user's")
-    (folder / "sub" / "x.txt").write_text("the user's too")
-    return folder
-
-
 def test_overwrite_never_replaces_the_working_folder(user_folder, monkeypatch, capsys):
     """X4: ``synth --out . --overwrite True`` replaced the user's folder by the dataset; now refused, untouched."""
     monkeypatch.chdir(user_folder)
-    before = _sums(user_folder.parent)
+    before = checksums(user_folder.parent)
     assert main(["synth", "--out", ".", "--overwrite", "True", "--subjects", "1", "--progress", "False"]) == 2
     assert capsys.readouterr().err.strip().splitlines() == [
         f"error: {user_folder}: is (or holds) the current working folder; never replaced: choose a new or empty --out"
     ]
-    assert _sums(user_folder.parent) == before
+    assert checksums(user_folder.parent) == before
 
 
 def test_overwrite_replaces_only_a_dataset_it_wrote(user_folder, tmp_path, capsys):
@@ -131,10 +112,10 @@ def test_overwrite_replaces_only_a_dataset_it_wrote(user_folder, tmp_path, capsy
     assert (out / "dataset.json").is_file() and not (out / "stale.txt").exists()
 
     capsys.readouterr()
-    before = _sums(tmp_path)
+    before = checksums(tmp_path)
     assert main(["synth", "--out", str(user_folder), "--overwrite", "True", *args]) == 2  # not its own: refused
     assert capsys.readouterr().err.strip().splitlines() == [
         f"error: {user_folder}: exists and was not written by this project (no .custom_networks_output.json); "
         "--overwrite replaces only a folder this command wrote: choose a new or empty --out"
     ]
-    assert _sums(tmp_path) == before
+    assert checksums(tmp_path) == before

@@ -11,7 +11,7 @@ import sys
 import nibabel as nib
 import numpy as np
 import pytest
-from conftest import REPO
+from conftest import REPO, checksums
 
 from custom_networks.core.errors import InputError
 from custom_networks.core.geometry import resample_to_grid
@@ -183,32 +183,12 @@ def test_mismatched_names_fail_clearly_and_write_nothing(predictions, tiny_datas
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out*"))
 
 
-def _sums(root):
-    """``{relative path: sha256}`` of every file under ``root`` (folders as ``None``)."""
-    import hashlib
-
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else None
-        for p in sorted(root.rglob("*"))
-    }
-
-
-@pytest.fixture
-def user_folder(tmp_path):
-    """A folder of the user's: ``precious.txt`` and ``sub/x.txt``."""
-    folder = tmp_path / "work"
-    (folder / "sub").mkdir(parents=True)
-    (folder / "precious.txt").write_text("the user's")
-    (folder / "sub" / "x.txt").write_text("the user's too")
-    return folder
-
-
 def test_overwrite_never_replaces_the_working_folder(predictions, tiny_dataset, user_folder, monkeypatch, capsys):
     """X3: ``--out . --overwrite True`` in the user's folder deleted it; now one line, exit 2, nothing touched."""
     from custom_networks.evaluate.command import main
 
     monkeypatch.chdir(user_folder)
-    before = _sums(user_folder.parent)
+    before = checksums(user_folder.parent)
     with pytest.raises(SystemExit) as exit_:
         main(pred=str(predictions), ref=str(tiny_dataset), out=".", figures=False, overwrite=True)
     assert exit_.value.code == 2
@@ -225,7 +205,7 @@ def test_overwrite_never_replaces_the_working_folder(predictions, tiny_dataset, 
     )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == err
-    assert _sums(user_folder.parent) == before
+    assert checksums(user_folder.parent) == before
 
 
 def test_overwrite_replaces_only_a_report_it_wrote(predictions, tiny_dataset, user_folder, tmp_path, capsys):
@@ -240,7 +220,7 @@ def test_overwrite_replaces_only_a_report_it_wrote(predictions, tiny_dataset, us
     assert (out / "summary.md").is_file() and not (out / "stale.txt").exists()
 
     capsys.readouterr()
-    before = _sums(tmp_path)
+    before = checksums(tmp_path)
     with pytest.raises(SystemExit) as exit_:  # a folder it did not write: refused, untouched
         main(pred=str(predictions), ref=str(tiny_dataset), out=str(user_folder), figures=False, overwrite=True)
     assert exit_.value.code == 2
@@ -248,4 +228,4 @@ def test_overwrite_replaces_only_a_report_it_wrote(predictions, tiny_dataset, us
         f"error: {user_folder}: exists and was not written by this project (no .custom_networks_output.json); "
         "--overwrite replaces only a folder this command wrote: choose a new or empty --out"
     ]
-    assert _sums(tmp_path) == before
+    assert checksums(tmp_path) == before

@@ -7,6 +7,7 @@ import json
 import nibabel as nib
 import numpy as np
 import pytest
+from conftest import checksums
 
 from custom_networks.core.errors import InputError
 from custom_networks.core.geometry import apply_affine, resample_to_grid, rotation_matrix
@@ -251,13 +252,6 @@ def test_bad_inputs_name_the_file_and_write_nothing(pair, files, tmp_path, capsy
     assert not out_dir.exists() or not any(out_dir.iterdir())
 
 
-def _checksums(folder) -> dict[str, str]:
-    """sha256 of every file under ``folder`` (hidden ones included), by relative path."""
-    from custom_networks.core.nifti import file_sha256
-
-    return {str(p.relative_to(folder)): file_sha256(p) for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
 def test_existing_outputs_are_refused_up_front_unless_overwrite(files, tmp_path, capsys, monkeypatch):
     """``align`` refuses an existing output (image, its transform JSON, or the label output) with one line naming
     it, before reading or registering anything, and changes no file; ``--overwrite True`` replaces them."""
@@ -275,13 +269,13 @@ def test_existing_outputs_are_refused_up_front_unless_overwrite(files, tmp_path,
         for old in out_dir.iterdir():
             old.unlink()
         existing.write_bytes(b"the user's own file")
-        before = _checksums(out_dir)
+        before = checksums(out_dir)
         capsys.readouterr()
         assert main(argv) == 2
         assert capsys.readouterr().err.strip().splitlines() == [
             f"error: {existing}: exists (pass --overwrite True to replace it)"
         ]
-        assert _checksums(out_dir) == before and calls == []
+        assert checksums(out_dir) == before and calls == []
     assert main([*argv, "--overwrite", "True"]) == 0
     assert calls
     assert sorted(p.name for p in out_dir.iterdir()) == sorted([out.name, label_out.name, "al_transform.json"])
