@@ -14,6 +14,7 @@ _EXPORTS = {
     "PartialLabelDiceCELoss": "partial_label_loss",
     "JointSRSegLoss": "joint_loss",
     "LabelledSliceLoss": "labelled_slice_loss",
+    "MaskedImageLoss": "masked_image_loss",
     "LeastSquaresDiscriminatorLoss": "joint_loss",
     "VAMALoss": "vama_loss",
     "frozen_parameters": "translation_losses",

@@ -13,6 +13,7 @@ _EXPORTS = {
     "LabelToCandidatesd": "label_to_candidates",
     "label_candidates": "label_to_candidates",
     "RandLabelledSliced": "rand_labelled_slice",
+    "RandHeldOutSlicesd": "rand_held_out_slices",
     "ResampleInPlaned": "resample_in_plane",
     "CalibrateIntensityd": "calibrate",
     "LoadManualLabeld": "load_manual_label",
