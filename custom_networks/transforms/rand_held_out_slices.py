@@ -9,7 +9,8 @@ Gemini-GAN generator (:class:`~custom_networks.nets.ConditionedGeminiGenerator`)
 The HR grid's through-plane spacing divides the stack's slice spacing exactly (``slice spacing / factor``, ``factor``
 the integer nearest to ``slice spacing / hr_slice_spacing``), so every dropped slice lies exactly on an HR plane; it
 starts at the first kept slice. In-plane it is the stack's own grid or one of ``inplane_spacing``, restricted to the
-heart's box (stage 1's foreground, ``1 - p_background > 0.5`` on any slice, plus ``margin_mm``) and cut to
+heart's box (stage 1's foreground, ``1 - p_background > 0.5`` on any slice, its largest connected component, plus
+``margin_mm``) and cut to
 ``roi_size`` (a random crop of the box in training). Everything goes through world coordinates
 (:func:`~custom_networks.core.geometry.resample_channels_to_grid`).
 """
@@ -22,6 +23,7 @@ import numpy as np
 import torch
 from monai.data import MetaTensor
 from monai.transforms import MapTransform, Randomizable
+from scipy import ndimage
 
 from custom_networks.core.errors import InputError
 from custom_networks.core.geometry import resample_channels_to_grid, slice_axis_of, spacing_from_affine
@@ -65,6 +67,8 @@ class RandHeldOutSlicesd(Randomizable, MapTransform):
             None, or -1 for an axis: the whole box / span, rounded up to ``k_divisible``.
         k_divisible: sizes not given by ``roi_size`` are rounded up to a multiple of it (the generator needs 8).
         foreground_threshold: a voxel is heart when ``1 - p_background`` exceeds it.
+        largest_component: the box is that of the largest 3D connected component of the foreground (stage 1's
+            false positives far from the heart would stretch it otherwise).
         renormalise: put the stack on the kept slices' 0.5 / 99.5 percentile scale (clipped to [0, 1]) first: the
             scale the inference sees (the reduced stack's own) and the one the held-out test scores on.
         random_crop: draw the crop (training); False: centre it on the box (validation, tests).
@@ -84,6 +88,7 @@ class RandHeldOutSlicesd(Randomizable, MapTransform):
         roi_size: Sequence[int] | None = None,
         k_divisible: int = 8,
         foreground_threshold: float = 0.5,
+        largest_component: bool = True,
         renormalise: bool = True,
         random_crop: bool = True,
     ) -> None:
@@ -103,6 +108,7 @@ class RandHeldOutSlicesd(Randomizable, MapTransform):
             raise InputError(f"RandHeldOutSlicesd roi_size {roi_size!r}: three sizes (X', Y', Z')")
         self.k_divisible = max(1, int(k_divisible))
         self.foreground_threshold = float(foreground_threshold)
+        self.largest_component = bool(largest_component)
         self.renormalise = bool(renormalise)
         self.random_crop = bool(random_crop)
 
@@ -162,6 +168,9 @@ class RandHeldOutSlicesd(Randomizable, MapTransform):
         factor = max(1, int(round(spacing[2] / self.hr_slice_spacing)))
         ratio = (np.ones(2) if self.inplane_spacing is None else self.inplane_spacing / spacing[:2]).astype(float)
         heart = (1.0 - prob[0]) > self.foreground_threshold
+        if self.largest_component and heart.any():
+            components, count = ndimage.label(heart, structure=np.ones((3, 3, 3)))
+            heart = components == 1 + int(np.argmax(np.bincount(components.ravel())[1:]))
         inplane = np.argwhere(heart.any(axis=-1))
         margin = self.margin_mm / spacing[:2]
         if inplane.size:

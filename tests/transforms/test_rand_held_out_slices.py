@@ -140,3 +140,15 @@ def test_refuses_a_stack_too_short_and_mismatched_probabilities():
         RandHeldOutSlicesd()({"image": item["image"][:, :2], "probs": item["probs"][:, :2]})
     with pytest.raises(InputError, match="probabilities on its grid"):
         RandHeldOutSlicesd()({"image": item["image"], "probs": item["probs"][:, :4]})
+
+
+def test_the_heart_box_ignores_a_small_false_positive_away_from_the_heart():
+    item, _ = _stack()
+    probs = item["probs"].clone()
+    probs[0, 4, 34:38, 30:34], probs[3, 4, 34:38, 30:34] = 0.0, 1.0  # a stage-1 blob on one slice, far away
+    item["probs"] = probs
+    out = RandHeldOutSlicesd(margin_mm=6.0, renormalise=False, random_crop=False)(item)
+    pos = _to_stack(out, np.asarray(item["image"].affine, float), _stack_index(out))
+    assert pos[:, 0, 0, 1].max() < 34 and pos[0, :, 0, 2].max() < 30  # the box stops short of the blob
+    big = RandHeldOutSlicesd(margin_mm=6.0, renormalise=False, random_crop=False, largest_component=False)(item)
+    assert big["image"].shape[1] > out["image"].shape[1]
