@@ -89,8 +89,8 @@ def stage1_runner(bundle_root: str | os.PathLike, device: str | torch.device = "
 
 
 def _as_list(paths: str | os.PathLike | Sequence[str | os.PathLike] | None) -> list[str | os.PathLike]:
-    """None or empty -> ``[]``; one path -> ``[path]``; a list as it is."""
-    if paths is None or str(paths) == "" or (isinstance(paths, list | tuple) and not paths):
+    """None, empty or ``"none"`` (a command line's) -> ``[]``; one path -> ``[path]``; a list as it is."""
+    if paths is None or str(paths).lower() in ("", "none", "null") or (isinstance(paths, list | tuple) and not paths):
         return []
     return [paths] if isinstance(paths, str | os.PathLike) else list(paths)
 
