@@ -115,8 +115,14 @@ def resample_channels_to_grid(
 
     Linear resampling (``order`` 1) runs in torch (``grid_sample``, multi-threaded: three times faster than
     :func:`resample_to_grid` on a 360 x 360 x 60 grid, the same values to 1e-4, points outside the source taking the
-    border value as its ``mode="nearest"``); other orders go channel by channel through :func:`resample_to_grid`
-    (nearest neighbour too: ``grid_sample`` breaks the ties of points half-way between voxels the other way).
+    border value as its ``mode="nearest"``). Cubic B-spline resampling (``order`` 3) between grids whose axes are
+    parallel (an HR grid made by :func:`hr_grid_for` and its stack) is separable: the source is prefiltered
+    (``scipy.ndimage.spline_filter``, mirror boundary) and each axis is interpolated by one matrix product (four
+    B-spline taps per point, mirror boundary, points beyond the outer voxel centres taking the edge value): the
+    values of ITK's ``BSplineInterpolateImageFunction`` to 1e-6 inside the field of view, in a sixth of the CPU time
+    of :func:`resample_to_grid` on a 360 x 360 x 60 grid. Other orders go channel by channel through
+    :func:`resample_to_grid` (nearest neighbour too: ``grid_sample`` breaks the ties of points half-way between voxels
+    the other way).
 
     Args:
         array: ``(C, X, Y, Z)`` source array.
@@ -128,6 +134,10 @@ def resample_channels_to_grid(
     Returns:
         ``(C, *dst_shape)``, float32 (``order`` > 0) or the input's dtype.
     """
+    if order == 3:
+        aligned = _axis_map(src_affine, dst_affine)
+        if aligned is not None:
+            return _bspline_separable(np.asarray(array, dtype=np.float32), aligned, dst_shape)
     if order != 1:
         return np.stack([resample_to_grid(c, src_affine, dst_shape, dst_affine, order=order) for c in array])
     import torch
@@ -146,6 +156,56 @@ def resample_channels_to_grid(
     grid = grid @ m[:3, :3].T + m[:3, 3]
     source = torch.as_tensor(np.ascontiguousarray(array, dtype=np.float32))[None]
     return F.grid_sample(source, grid[None], mode="bilinear", padding_mode="border", align_corners=True)[0].numpy()
+
+
+def _axis_map(src_affine: np.ndarray, dst_affine: np.ndarray, tol: float = 1e-6):
+    """``[(source axis, scale, offset)]`` per destination axis when every destination axis runs along one source
+    axis (``src_index = scale * dst_index + offset``), else None."""
+    m = np.linalg.inv(np.asarray(src_affine, dtype=float)) @ np.asarray(dst_affine, dtype=float)
+    out = []
+    for axis in range(3):
+        column = m[:3, axis]
+        src = int(np.argmax(np.abs(column)))
+        if np.abs(np.delete(column, src)).max() > tol * max(1.0, abs(column[src])):
+            return None
+        out.append((src, float(column[src]), float(m[src, 3])))
+    if sorted(a for a, _, _ in out) != [0, 1, 2]:
+        return None
+    return out
+
+
+def _bspline_weights(n_src: int, n_dst: int, scale: float, offset: float) -> np.ndarray:
+    """``(n_dst, n_src)`` matrix of cubic B-spline interpolation (of prefiltered coefficients) along one axis."""
+    x = np.clip(scale * np.arange(n_dst, dtype=float) + offset, 0.0, n_src - 1.0)
+    base = np.floor(x).astype(int) - 1
+    weights = np.zeros((n_dst, n_src), dtype=np.float64)
+    rows = np.arange(n_dst)
+    for tap in range(4):
+        idx = base + tap
+        t = np.abs(x - idx)
+        w = np.where(t < 1, 2.0 / 3.0 - t**2 + t**3 / 2.0, np.where(t < 2, (2.0 - t) ** 3 / 6.0, 0.0))
+        if n_src > 1:  # mirror boundary (scipy's "mirror": -1 -> 1, n -> n - 2)
+            period = 2 * (n_src - 1)
+            idx = np.mod(idx, period)
+            idx = np.where(idx >= n_src, period - idx, idx)
+        else:
+            idx = np.zeros_like(idx)
+        np.add.at(weights, (rows, idx), w)
+    return weights
+
+
+def _bspline_separable(array: np.ndarray, axes, dst_shape: Sequence[int]) -> np.ndarray:
+    """Cubic B-spline resampling of ``(C, X, Y, Z)`` onto an axis-parallel grid (see :func:`_axis_map`)."""
+    import torch
+
+    coeffs = np.stack([ndimage.spline_filter(c, order=3, mode="mirror", output=np.float32) for c in array])
+    out = torch.as_tensor(coeffs)
+    # bring the source axes into the destination's order, then one matrix product per axis
+    out = out.permute(0, *(1 + a for a, _, _ in axes))
+    for axis, ((src, scale, offset), n_dst) in enumerate(zip(axes, dst_shape, strict=True)):
+        w = torch.as_tensor(_bspline_weights(array.shape[1 + src], int(n_dst), scale, offset), dtype=torch.float32)
+        out = torch.movedim(torch.tensordot(w, torch.movedim(out, axis + 1, 0), dims=1), 0, axis + 1)
+    return np.ascontiguousarray(out.numpy())
 
 
 def slice_axis_of(affine: np.ndarray) -> int:

@@ -19,6 +19,7 @@ _EXPORTS = {
     "OUTPUTS": "generator_base",
     "TASKS": "generator_base",
     "ConditionalPatchDiscriminator": "conditional_patch_discriminator",
+    "ConditionedGeminiGenerator": "conditioned_gemini_generator",
     "GeminiGenerator": "gemini_generator",
     "JointSRSegGenerator": "generator_base",
     "SRGANDiscriminator": "srgan_discriminator",

@@ -66,6 +66,8 @@ class GeminiGenerator(JointSRSegGenerator):
         interp_mode: interpolation for ``"nontrainable"``: ``"linear"`` (bilinear in 2D, trilinear in 3D, the
             original) or ``"nearest"``.
         align_corners: ``align_corners`` of the interpolation (``True`` in the original).
+        sr_channels: channels of the SR output; ``None`` = ``in_channels`` (a conditioned generator whose input
+            carries more than the image sets 1).
 
     Raises:
         ValueError: for an unknown layout, a missing ``num_slices`` with the ``"2d"`` layout, bad widths or class
@@ -95,6 +97,7 @@ class GeminiGenerator(JointSRSegGenerator):
         upsample: str = "nontrainable",
         interp_mode: str = "linear",
         align_corners: bool | None = True,
+        sr_channels: int | None = None,
     ) -> None:
         if features is None:
             features = DEFAULT_FEATURES_2D if str(layout).lower() == "2d" else DEFAULT_FEATURES_3D
@@ -111,7 +114,8 @@ class GeminiGenerator(JointSRSegGenerator):
         self.sr_decoder: nn.Module | None = None
         self.seg_decoder: nn.Module | None = None
         if "sr" in self.tasks:
-            self.sr_decoder = UNetDecoder(dims, features, self.internal_channels(in_channels), **decoder)
+            sr_out = in_channels if sr_channels is None else int(sr_channels)
+            self.sr_decoder = UNetDecoder(dims, features, self.internal_channels(sr_out), **decoder)
         if "seg" in self.tasks:
             self.seg_decoder = UNetDecoder(dims, features, self.internal_channels(num_classes), **decoder)
 

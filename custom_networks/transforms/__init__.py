@@ -8,6 +8,10 @@ from custom_networks.core.lazy_exports import lazy_exports
 
 #: Public name -> the module that defines it (imported when the name is first used).
 _EXPORTS = {
+    "HeartBox": "heart_region_gemini",
+    "HeartRegionGeminid": "heart_region_gemini",
+    "heart_box": "heart_region_gemini",
+    "PIPELINE_WARNINGS": "heart_region_gemini",
     "LabelFromProbabilitiesd": "label_from_probabilities",
     "LabelToImageGridd": "label_to_image_grid",
     "LabelToCandidatesd": "label_to_candidates",
@@ -22,6 +26,9 @@ _EXPORTS = {
     "ResampleToHRGridd": "hr_grid",
     "SaveCineFramed": "save_cine",
     "SaveNiftid": "save",
+    "SimulateStage1d": "simulate_stage1",
+    "Stage1Errors": "simulate_stage1",
+    "simulate_stage1_probabilities": "simulate_stage1",
     "SynthesisRanges": "rand_stack_synthesis",
     "ToLabelGridd": "to_label_grid",
     "in_plane_grid": "resample_in_plane",

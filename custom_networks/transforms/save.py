@@ -158,6 +158,8 @@ class SaveNiftid(MapTransform):
                 labels = np.rint(array[0]).astype(np.uint8) if is_map else np.argmax(array, axis=0)
                 save_nifti(labels, affine, path, label=True, overwrite=self.overwrite)
                 self._check_acquisition(meta, str(meta.get("filename_or_obj", name)))
+                for problem in meta.get("pipeline_warnings", ()):
+                    self._warn(str(meta.get("filename_or_obj", name)), problem)
                 self._check_heart(labels, str(meta.get("filename_or_obj", name)))
                 if self.on_input_grid and "lr_affine" in meta:
                     src_affine = np.asarray(meta["lr_affine"], dtype=float)
