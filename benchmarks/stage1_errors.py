@@ -451,6 +451,12 @@ def run(
     default = Stage1Errors()
     sim_default = summarise(*simulated_side(generated, default, repeats, seed))
     candidates = {"simulated, defaults": (default, sim_default)}
+    trained = _training_setting(bundle_path)
+    if trained is not None:
+        candidates["simulated, training setting (train_conditioned.json)"] = (
+            trained,
+            summarise(*simulated_side(generated, trained, repeats, seed)),
+        )
     search_rows: list[dict] = []
     best = default
     if search_errors:
@@ -539,6 +545,15 @@ def run(
         _cdf_figure(tmp_out / "dice_cdf.png", curves)
     logger.info("recommended Stage1Errors: %s", recommended)
     return out_path
+
+
+def _training_setting(bundle_path: Path) -> Stage1Errors | None:
+    """The ``stage1_errors`` the shipped 3D step was trained with (``configs/train_conditioned.json``), if any."""
+    config = bundle_path / "configs" / "train_conditioned.json"
+    if not config.is_file():
+        return None
+    setting = json.loads(config.read_text()).get("stage1_errors")
+    return None if setting is None else Stage1Errors(**setting)
 
 
 def _notes(best: Stage1Errors, real: Mapping, sim: Mapping) -> list[str]:

@@ -10,6 +10,7 @@ from collections.abc import Hashable, Mapping, Sequence
 import numpy as np
 import torch
 from monai.data import MetaTensor
+from monai.inferers import sliding_window_inference
 from monai.transforms import MapTransform
 from scipy import ndimage
 from torch import nn
@@ -170,6 +171,10 @@ class HeartRegionGeminid(MapTransform):
         sr_order: interpolation of the SR image outside the box (3: cubic B-spline).
         feather_mm: width of the blend between the network's SR and the interpolation at the box's edge.
         divisible: the network's size divisor.
+        roi_size: windows of this size (HR voxels) over the box, Gaussian-weighted, overlapping by a quarter: the
+            size the generator was trained on, so that its instance normalisation sees the statistics it learnt
+            (measured on the generated validation cases: myocardium Dice 0.782 on the whole box, 0.805 in windows of
+            the training crop); None runs the whole box at once.
     """
 
     def __init__(
@@ -185,8 +190,10 @@ class HeartRegionGeminid(MapTransform):
         sr_order: int = 3,
         feather_mm: float = 10.0,
         divisible: int = 8,
+        roi_size: Sequence[int] | None = (80, 80, 48),
     ) -> None:
         super().__init__([pred_key, image_key])
+        self.roi_size = None if roi_size is None else tuple(int(v) for v in roi_size)
         self.network = network
         self.ckpt_path = None if ckpt_path is None else str(ckpt_path)
         self._loaded = ckpt_path is None
@@ -202,6 +209,11 @@ class HeartRegionGeminid(MapTransform):
     def _load(self) -> None:
         if self._loaded:
             return
+        if not os.path.isfile(self.ckpt_path):
+            raise InputError(
+                f"{self.ckpt_path}: weights of the 3D step not found (run from the repository root or the bundle"
+                " folder, or pass --bundle_root <bundle folder>; or --gemini_3d false for stage 1 alone)"
+            )
         try:
             state = torch.load(self.ckpt_path, map_location="cpu", weights_only=True)
         except (OSError, RuntimeError, ValueError) as err:
@@ -232,7 +244,13 @@ class HeartRegionGeminid(MapTransform):
             tensor = torch.nn.functional.pad(tensor, flat, mode="replicate")
         try:
             with torch.inference_mode():
-                sr, logits = net(tensor.to(device))
+                if self.roi_size is None:
+                    sr, logits = net(tensor.to(device))
+                else:
+                    window = tuple(min(r, s) for r, s in zip(self.roi_size, tensor.shape[2:], strict=True))
+                    sr, logits = sliding_window_inference(
+                        tensor.to(device), window, 1, net, overlap=0.25, mode="gaussian", padding_mode="replicate"
+                    )
         finally:
             if previous is not None:
                 net.output = previous

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import csv
+
+import nibabel as nib
 import numpy as np
 import pytest
 import torch
@@ -8,7 +11,7 @@ from monai.data import MetaTensor
 from custom_networks.baselines.interpolation import resample_image
 from custom_networks.core.geometry import apply_affine, centered_grid_affine, hr_grid_for, rotation_matrix
 from custom_networks.nets import ConditionedGeminiGenerator
-from custom_networks.transforms import PIPELINE_WARNINGS, HeartRegionGeminid, heart_box
+from custom_networks.transforms import PIPELINE_WARNINGS, HeartRegionGeminid, SaveNiftid, heart_box
 
 
 def _stack(shape=(72, 64, 9), spacing=(1.8, 1.8, 10.0), angles=(25, -35, 120), flip=True, centre_shift=(0, 0)):
@@ -111,7 +114,7 @@ def test_outputs_overlay_an_oblique_mirrored_stack_in_world_coordinates(untraine
     np.testing.assert_allclose(centroid(np.asarray(out["image"][0]) > 0.9, hr_affine), lv_in, atol=1.5)
 
 
-def test_no_heart_gives_the_interpolated_stack_an_empty_label_and_a_warning(untrained):
+def test_no_heart_gives_the_interpolated_stack_an_empty_label_and_a_warning(untrained, tmp_path):
     image, probs, affine, _ = _stack()
     probs[:] = 0.0
     probs[0] = 1.0
@@ -124,6 +127,12 @@ def test_no_heart_gives_the_interpolated_stack_an_empty_label_and_a_warning(untr
     assert np.abs(np.asarray(out["image"][0]) - bspline)[8:-8, 8:-8, 12:-12].max() < 2e-3
     (warning,) = out["pred"].meta[PIPELINE_WARNINGS]
     assert "no heart" in warning
+    # the writer says it in the log and in warnings.csv, and writes the empty label map and the interpolated stack
+    SaveNiftid(["pred", "image"], str(tmp_path), ["seg", "sr"], overwrite=False)(out)
+    rows = list(csv.reader((tmp_path / "warnings.csv").open()))
+    assert rows[0] == ["input", "warning"] and ["stack.nii.gz", warning] in rows
+    assert nib.load(tmp_path / "stack_seg.nii.gz").get_fdata().max() == 0
+    assert nib.load(tmp_path / "stack_sr.nii.gz").shape == out["image"].shape[1:]
 
 
 def test_a_heart_at_the_edge_of_the_field_of_view_is_said(untrained):
