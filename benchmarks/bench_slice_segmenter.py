@@ -4,8 +4,9 @@ Each measurement runs in its own process so that peak memory (max RSS) belongs t
 
 - stage 1 alone on a stack (loading, normalisation, in-plane resampling to 1.5 mm, every slice through the network),
   with each test-time augmentation (none, flips, dihedral), the minimum of ``repeats`` runs;
-- the whole ``custom_networks.predict`` on a stack (read, stage 1, probabilities and image onto the HR grid, write
-  both outputs), model loading included, as a user runs it;
+- the whole ``custom_networks.predict`` on a stack (read, stage 1, the 3D step on the heart's box and the image onto
+  the HR grid, write both outputs), model loading included, as a user runs it; and the same inference without the 3D
+  step (``gemini_3d`` false: stage 1's probabilities interpolated onto the HR grid);
 - training iterations per second (12 slices of 128 x 128, forward + backward + AdamW step; data loading excluded).
 
 The stack: ``--stack`` (default: a real 320 x 320 x 20 M&Ms stack when ``../shared/data`` is there, else a
@@ -73,6 +74,19 @@ def _predict(stack: str) -> dict:
     return {"seconds": round(seconds, 2), "peak_MB": round(_peak_mb(), 1)}
 
 
+def _stage1_only(stack: str) -> dict:
+    """The bundle's inference without the 3D step (stage 1's probabilities interpolated onto the HR grid)."""
+    from custom_networks.bundle.workflows import load_workflow
+
+    with tempfile.TemporaryDirectory(prefix="bench_slices_") as out:
+        start = time.perf_counter()
+        wf = load_workflow(["inference.json"], input_path=stack, output_dir=out, gemini_3d=False)
+        wf.run()
+        wf.finalize()
+        seconds = time.perf_counter() - start
+    return {"seconds": round(seconds, 2), "peak_MB": round(_peak_mb(), 1)}
+
+
 def _train_step(repeats: int) -> dict:
     import torch
 
@@ -136,6 +150,7 @@ def main(threads: int = 2, out: str | None = None, stack: str | None = None, rep
             "stack": stack,
             **{f"stage1_tta_{tta}": _child("_stage1", [stack, tta, repeats], threads) for tta in TTA_GROUPS},
             "predict_whole": _child("_predict", [stack], threads),
+            "inference_without_3d_step": _child("_stage1_only", [stack], threads),
             "training_step": _child("_train_step", [repeats], threads),
             "date": time.strftime("%Y-%m-%d"),
         }

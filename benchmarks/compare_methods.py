@@ -44,13 +44,18 @@ CLASSIC = {
     "classic_bspline": ("bspline", "onehot_linear"),
 }
 
+#: The methods that run inference.json alone (stage 1, with or without the 3D step).
+STAGED = ("slice_segmenter", "staged")
+
 #: The HR generators (Gemini-GAN and the baselines) run through inference.json with this override layered on it.
 GENERATOR_CONFIGS = ["inference.json", "inference_gemini.json"]
 
-#: Network methods: name -> (default weights, inference.json overrides, train.json override file). The slice
-#: segmenter is the bundle's default inference (inference.json alone); the others are generators on the HR grid.
+#: Network methods: name -> (default weights, inference.json overrides, train.json override file). ``staged`` is the
+#: bundle's default inference (inference.json alone: the slice segmenter, then the conditioned Gemini-GAN on the
+#: heart's box), ``slice_segmenter`` the same without the 3D step; the others are generators on the HR grid.
 NETWORKS: dict[str, tuple[str, dict, str | None]] = {
-    "slice_segmenter": ("gemini_gan_bundle/models/model.pt", {}, None),
+    "slice_segmenter": ("gemini_gan_bundle/models/model.pt", {"gemini_3d": False}, None),
+    "staged": ("gemini_gan_bundle/models/model.pt", {}, None),
     "gemini_gan": ("gemini_gan_bundle/models/gemini_synthetic.pt", {}, None),
     "joint_unet": ("runs/baselines/joint_unet/model.pt", {}, "baselines/joint_unet.json"),
     "segsr_gan": (
@@ -110,7 +115,7 @@ def run_method(method: str, dataset: str, pred_dir: str, split: str = "test", ck
         from monai.bundle import ConfigWorkflow
 
         default, overrides, _ = NETWORKS[method]
-        configs = ["inference.json"] if method == "slice_segmenter" else GENERATOR_CONFIGS
+        configs = ["inference.json"] if method in STAGED else GENERATOR_CONFIGS
         workflow = ConfigWorkflow(
             config_file=[str(CONFIGS / name) for name in configs],
             meta_file=str(CONFIGS / "metadata.json"),
