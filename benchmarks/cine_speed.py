@@ -46,9 +46,27 @@ def _measure(cmd: list[str], env: dict) -> tuple[float, float]:
     return float(seconds), float(maxrss_kb) / 1024.0
 
 
-def main(out: str, work: str = "/tmp/cine_speed_work", hr_shape: str | tuple = "128,128,64") -> None:
-    """Run the benchmark (see the module docstring)."""
+def main(
+    out: str,
+    work: str = "/tmp/cine_speed_work",
+    hr_shape: str | tuple = "128,128,64",
+    frames: str | int | tuple = "10,50",
+    cohort: bool = True,
+) -> None:
+    """Run the benchmark (see the module docstring).
+
+    Args:
+        out: report folder.
+        work: folder for the generated cines and the outputs.
+        hr_shape: HR grid of the generated subject.
+        frames: cine lengths to time (comma-separated); the marginal cost of a frame needs two.
+        cohort: also time the cohort runs.
+    """
     out_dir, work_dir = Path(out), Path(work)
+    if isinstance(frames, tuple | list):
+        lengths = [int(f) for f in frames]
+    else:
+        lengths = [int(f) for f in str(frames).split(",")]
     shape = [int(s) for s in (hr_shape.split(",") if isinstance(hr_shape, str) else hr_shape)]
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
     results: dict = {
@@ -56,14 +74,14 @@ def main(out: str, work: str = "/tmp/cine_speed_work", hr_shape: str | tuple = "
         "hr_shape_generated": shape,
     }
     cines = {}
-    for frames in (10, 50):
+    for frames in lengths:
         folder = work_dir / f"T{frames}"
         if not (folder / "sub_cine.nii.gz").is_file():
             synthesize_cine(folder, name="sub", frames=frames, seed=3, hr_shape=shape, overwrite=True)
         cines[frames] = folder / "sub_cine.nii.gz"
     import nibabel as nib
 
-    results["input_shape"] = list(nib.load(cines[10]).shape[:3])
+    results["input_shape"] = list(nib.load(cines[lengths[0]]).shape[:3])
     for frames, cine in cines.items():
         target = work_dir / f"out_T{frames}"
         cmd = [sys.executable, "-m", "custom_networks.cine", "--input", str(cine), "--out", str(target)]
@@ -71,16 +89,19 @@ def main(out: str, work: str = "/tmp/cine_speed_work", hr_shape: str | tuple = "
         results[f"T{frames}"] = {"seconds": round(seconds, 1), "s_per_frame": round(seconds / frames, 2),
                                  "peak_rss_mb": round(peak)}  # fmt: skip
         print(f"T = {frames}: {seconds:.1f} s, {seconds / frames:.2f} s/frame, peak {peak:.0f} MB", flush=True)
-    results["marginal_s_per_frame"] = round((results["T50"]["seconds"] - results["T10"]["seconds"]) / 40, 2)
+    if len(lengths) >= 2:
+        a, b = lengths[0], lengths[-1]
+        extra = results[f"T{b}"]["seconds"] - results[f"T{a}"]["seconds"]
+        results["marginal_s_per_frame"] = round(extra / (b - a), 2)
     cohort_in = work_dir / "cohort"
-    if not cohort_in.is_dir():
+    if cohort and not cohort_in.is_dir():
         for i in range(4):
             synthesize_cine(cohort_in, name=f"s{i}", frames=10, seed=10 + i, hr_shape=shape, overwrite=True)
         for p in cohort_in.glob("*_hr_label_cine.nii.gz"):
             p.unlink()
         for p in cohort_in.glob("*_truth.json"):
             p.unlink()
-    for workers in (1, 2):
+    for workers in (1, 2) if cohort else ():
         target = work_dir / f"cohort_out_{workers}"
         if target.exists():
             shutil.rmtree(target)
@@ -101,20 +122,29 @@ def main(out: str, work: str = "/tmp/cine_speed_work", hr_shape: str | tuple = "
     lines = [
         "# 4D cine pipeline: speed and memory (generated cines, shipped weights)",
         "",
-        f"Command: `python benchmarks/cine_speed.py --out {out}`; {r['machine']}; input stacks "
+        f"Command: `python benchmarks/cine_speed.py {' '.join(sys.argv[1:])}`; {r['machine']}; input stacks "
         f"{'x'.join(map(str, r['input_shape']))} voxels per frame.",
         "",
         "| run | seconds | s per frame | peak memory (MB) |",
         "| --- | --- | --- | --- |",
-        f"| cine, T = 10 | {r['T10']['seconds']} | {r['T10']['s_per_frame']} | {r['T10']['peak_rss_mb']} |",
-        f"| cine, T = 50 | {r['T50']['seconds']} | {r['T50']['s_per_frame']} | {r['T50']['peak_rss_mb']} |",
+        *[
+            f"| cine, T = {t} | {r[f'T{t}']['seconds']} | {r[f'T{t}']['s_per_frame']} | {r[f'T{t}']['peak_rss_mb']} |"
+            for t in lengths
+        ],
         "",
-        f"Marginal cost of a frame: {r['marginal_s_per_frame']} s (the rest is start-up: imports, weights, analysis).",
-        "",
-        "| cohort, 4 subjects x 10 frames | seconds | subjects per minute | peak memory, largest process (MB) |",
-        "| --- | --- | --- | --- |",
     ]
-    for workers in (1, 2):
+    if "marginal_s_per_frame" in r:
+        lines += [
+            f"Marginal cost of a frame: {r['marginal_s_per_frame']} s (the rest is start-up: imports, weights, "
+            "analysis).",
+            "",
+        ]
+    if cohort:
+        lines += [
+            "| cohort, 4 subjects x 10 frames | seconds | subjects per minute | peak memory, largest process (MB) |",
+            "| --- | --- | --- | --- |",
+        ]
+    for workers in (1, 2) if cohort else ():
         c = r[f"cohort_{workers}_workers"]
         peak = c["peak_rss_mb_largest_process"]
         lines.append(f"| {workers} worker(s) | {c['seconds']} | {c['subjects_per_minute']} | {peak} |")
