@@ -186,7 +186,7 @@ class HeartRegionGeminid(MapTransform):
         hr_spacing: Sequence[float] = HR_SPACING,
         margin_mm: float = 20.0,
         foreground_threshold: float = 0.5,
-        confidence: float = 0.9,
+        confidence: float = 0.5,
         sr_order: int = 3,
         feather_mm: float = 10.0,
         divisible: int = 8,
